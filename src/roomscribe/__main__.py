@@ -1,0 +1,3 @@
+from roomscribe.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Captions: cue building, caption file formats, the validator and live caption events."""

@@ -1,0 +1,136 @@
+"""The `roomscribe` command: the service and every operator task, one subcommand each.
+
+Errors Roomscribe raises on purpose print as one line on stderr with exit status 2; nothing an
+operator can cause ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from roomscribe.config import Settings, get_settings
+from roomscribe.errors import RoomscribeError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from roomscribe.app import create_app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(create_app(settings), host=args.host or settings.host,
+                port=args.port or settings.port, log_level="info")
+    return 0
+
+
+def _models_list(args: argparse.Namespace, settings: Settings) -> int:
+    from roomscribe.transcription.catalog import Catalog
+
+    catalog = Catalog(settings.models_dir)
+    for name, entry in catalog.entries.items():
+        where = catalog.location(name)
+        state = f"installed at {where}" if where else f"not installed ({catalog.fix_command(name)})"
+        print(f"{name:10} {entry.language:13} {state}")
+    return 0
+
+
+def _models_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from roomscribe.transcription.catalog import Catalog
+
+    catalog = Catalog(settings.models_dir)
+    bad = 0
+    for name in catalog.entries:
+        status = catalog.status(name, verify=True)
+        if not status.installed:
+            print(f"{name:10} not installed")
+        elif status.verified:
+            print(f"{name:10} ok ({status.path})")
+        else:
+            bad += 1
+            print(f"{name:10} CORRUPT ({status.path}); run: {catalog.fix_command(name)}")
+    return 1 if bad else 0
+
+
+def _models_install(args: argparse.Namespace, settings: Settings) -> int:
+    from roomscribe.transcription.catalog import Catalog
+
+    path = Catalog(settings.models_dir).install(args.name)
+    print(f"{args.name} installed and verified at {path}")
+    return 0
+
+
+def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    from roomscribe.captions.formats import render
+    from roomscribe.media.ffmpeg import decode
+    from roomscribe.transcription.engine import Transcriber
+
+    audio = decode(Path(args.input), max_bytes=settings.max_upload_bytes,
+                   max_seconds=settings.max_duration_seconds)
+    transcriber = Transcriber.from_settings(settings, model=args.model)
+    segments = transcriber.transcribe(audio)
+    text = render(segments, args.format, max_line=args.max_line)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roomscribe", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the web service")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.set_defaults(handler=_serve)
+
+    models = sub.add_parser("models", help="list, verify and install Whisper models")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    msub.add_parser("list", help="models in the catalog and where they are").set_defaults(
+        handler=_models_list)
+    msub.add_parser("verify", help="check the sha256 of every installed model").set_defaults(
+        handler=_models_verify)
+    inst = msub.add_parser("install", help="assemble a model into models/NAME and verify it")
+    inst.add_argument("name", metavar="NAME")
+    inst.set_defaults(handler=_models_install)
+
+    tr = sub.add_parser("transcribe", help="transcribe a recording into a caption file")
+    tr.add_argument("input", metavar="INPUT", help="any audio file ffmpeg reads")
+    tr.add_argument("--format", choices=["vtt", "srt", "txt", "json"], default="vtt")
+    tr.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    tr.add_argument("--model", metavar="NAME", help="catalog name or model directory")
+    tr.add_argument("--max-line", type=int, default=42, choices=[32, 37, 42],
+                    help="characters per caption line (default 42)")
+    tr.set_defaults(handler=_transcribe)
+
+    for register in _extensions():
+        register(sub)
+    return parser
+
+
+def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    """Subcommands owned by other domains (admin, index, retention), registered by them."""
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args, get_settings())
+    except RoomscribeError as err:
+        print(f"roomscribe: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, default=str))

@@ -1,0 +1,63 @@
+"""Settings, read once from `ROOMSCRIBE_*` environment variables.
+
+One object so every seam (database, storage, model, retention) is configured in one place and a
+test can build its own `Settings(...)` without touching the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root when running from a checkout (holds `models/`).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+class Settings(BaseSettings):
+    """Everything Roomscribe can be told from outside."""
+
+    model_config = SettingsConfigDict(env_prefix="ROOMSCRIBE_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    """The one folder holding the SQLite file, recordings and the search index."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL; defaults to `sqlite:///{data_dir}/roomscribe.db`."""
+
+    asr_model: str = "tiny.en"
+    """A catalog name (`tiny.en`, `base`) or a path to a CTranslate2 Whisper directory."""
+
+    models_dir: Path = PROJECT_ROOT / "models"
+    """Where the catalog lives and where `models install` assembles weights."""
+
+    asr_threads: int = Field(default_factory=_default_threads)
+    """CPU threads CTranslate2 may use in total (workers × threads per worker)."""
+
+    max_upload_bytes: int = 512 * 1024 * 1024
+    """Largest input file `transcribe` (and uploads) accept."""
+
+    max_duration_seconds: float = 6 * 3600.0
+    """Longest input audio accepted, in seconds."""
+
+    host: str = "127.0.0.1"
+    """Address `serve` binds to."""
+
+    port: int = 8000
+    """Port `serve` listens on."""
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'roomscribe.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Audio media: decoding, probing and mixing through ffmpeg."""

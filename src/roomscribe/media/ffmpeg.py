@@ -1,0 +1,98 @@
+"""The only module that runs ffmpeg.
+
+It uses the static binary shipped in the `imageio-ffmpeg` wheel, so no system package is needed,
+and drives it through ffmpeg-python. Every failure becomes a one-line `InvalidInput`/`TooLarge`
+rather than ffmpeg's multi-line log.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import ffmpeg
+import imageio_ffmpeg
+import numpy as np
+import numpy.typing as npt
+
+from roomscribe.errors import InvalidInput, NotFound, TooLarge
+
+SAMPLE_RATE = 16_000
+"""Whisper's input rate; everything is decoded to 16 kHz mono float32."""
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def _reason(stderr: bytes) -> str:
+    """The most telling line of ffmpeg's error log, for a one-line message."""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if not line.startswith(("Conversion failed", "Error opening output")):
+            return re.sub(r"^\[[^\]]+\]\s*", "", line)[:200]
+    return "ffmpeg could not read it"
+
+
+def decode(
+    path: Path,
+    *,
+    max_bytes: int | None = None,
+    max_seconds: float | None = None,
+) -> npt.NDArray[np.float32]:
+    """Decode any file ffmpeg reads to 16 kHz mono float32 samples in [-1, 1].
+
+    Decoding stops (and fails) past `max_seconds`, so an oversized input costs at most that much
+    work. Corrupt input (including a truncated stream) is an error, never a silent partial result.
+    """
+    if not path.exists():
+        raise NotFound(f"{path}: no such file")
+    if path.is_dir():
+        raise InvalidInput(f"{path}: is a directory, not an audio file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidInput(f"{path}: the file is empty")
+    if max_bytes is not None and size > max_bytes:
+        raise TooLarge(f"{path}: {size} bytes is over the {max_bytes}-byte limit")
+    stream = ffmpeg.input(str(path), xerror=None, err_detect="explode")
+    if max_seconds is not None:
+        # One extra second tells "over the limit" apart from "exactly at it".
+        stream = stream.output("pipe:", format="f32le", acodec="pcm_f32le", ac=1,
+                               ar=SAMPLE_RATE, t=max_seconds + 1)
+    else:
+        stream = stream.output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=SAMPLE_RATE)
+    try:
+        out, _ = stream.global_args("-nostdin", "-hide_banner", "-v", "error").run(
+            cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True
+        )
+    except ffmpeg.Error as err:
+        raise InvalidInput(f"{path}: not readable audio ({_reason(err.stderr)})") from None
+    samples = np.frombuffer(out, dtype=np.float32)
+    if samples.size == 0:
+        raise InvalidInput(f"{path}: contains no audio stream")
+    if max_seconds is not None and samples.size > max_seconds * SAMPLE_RATE:
+        raise TooLarge(f"{path}: longer than the {max_seconds:g}-second limit")
+    return samples
+
+
+def duration(path: Path) -> float:
+    """Duration in seconds as ffmpeg reads it (decodes the whole stream, so it is exact)."""
+    return decode(path).size / SAMPLE_RATE
+
+
+def encode(samples: npt.NDArray[np.float32], path: Path, *, codec: str = "flac") -> None:
+    """Write 16 kHz mono samples to `path` (flac, opus in ogg, or wav by extension)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    proc = (
+        ffmpeg.input("pipe:", format="f32le", ac=1, ar=SAMPLE_RATE)
+        .output(str(path), acodec=codec)
+        .global_args("-nostdin", "-hide_banner", "-v", "error", "-y")
+    )
+    try:
+        proc.run(cmd=ffmpeg_exe(), input=samples.astype(np.float32).tobytes(),
+                 capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as err:
+        raise InvalidInput(f"{path}: could not encode ({_reason(err.stderr)})") from None
+

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from roomscribe.config import PROJECT_ROOT
+from roomscribe.errors import ModelUnavailable, NotFound
+from roomscribe.transcription.catalog import Catalog
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    shutil.copy(PROJECT_ROOT / "models" / "catalog.toml", tmp_path / "catalog.toml")
+    return Catalog(tmp_path)
+
+
+def test_tiny_en_is_installed_and_verifies(catalog: Catalog) -> None:
+    status = catalog.status("tiny.en", verify=True)
+    assert status.installed and status.verified
+    assert catalog.resolve("tiny.en") == status.path
+
+
+def test_unknown_name_lists_the_catalog(catalog: Catalog) -> None:
+    with pytest.raises(NotFound, match=r"tiny\.en"):
+        catalog.entry("large-v9")
+
+
+def test_base_not_installed_names_the_fix(catalog: Catalog) -> None:
+    if catalog.location("base") is not None:
+        pytest.fail("base should not be installed in a fresh temp models dir")
+    with pytest.raises(ModelUnavailable, match="roomscribe models install base"):
+        catalog.resolve("base")
+
+
+def test_path_that_is_not_a_model_is_refused(catalog: Catalog, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelUnavailable, match="missing model.bin"):
+        catalog.resolve(str(tmp_path / "empty"))
+    with pytest.raises(ModelUnavailable, match="neither a catalog model"):
+        catalog.resolve(str(tmp_path / "nowhere"))
+
+
+def test_corrupt_copy_fails_verification(catalog: Catalog, tmp_path: Path) -> None:
+    real = catalog.location("tiny.en")
+    assert real is not None
+    fake = tmp_path / "fake.toml"
+    text = (tmp_path / "catalog.toml").read_text().replace(
+        catalog.entry("tiny.en").sha256, "0" * 64)
+    fake.write_text(text)
+    shutil.move(fake, tmp_path / "catalog.toml")
+    corrupt = Catalog(tmp_path)
+    with pytest.raises(ModelUnavailable, match="corrupt"):
+        corrupt.resolve("tiny.en")
