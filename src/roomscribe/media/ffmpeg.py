@@ -31,8 +31,14 @@ def _reason(stderr: bytes) -> str:
     """The most telling line of ffmpeg's error log, for a one-line message."""
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     for line in reversed(lines):
-        if not line.startswith(("Conversion failed", "Error opening output")):
-            return re.sub(r"^\[[^\]]+\]\s*", "", line)[:200]
+        if line.startswith(("Conversion failed", "Error opening output")):
+            continue
+        line = re.sub(r"^(\[[^\]]+\]\s*)+", "", line)
+        # ffmpeg 7+ wraps decoder errors as "Terminating thread with return code N (reason)".
+        wrapped = re.match(r"Terminating thread with return code -?\d+ \((.*)\)$", line)
+        if wrapped:
+            return f"corrupt or truncated stream: {wrapped.group(1)}"
+        return line.removeprefix("Error opening input files: ")[:200]
     return "ffmpeg could not read it"
 
 
@@ -69,7 +75,8 @@ def decode(
         )
     except ffmpeg.Error as err:
         raise InvalidInput(f"{path}: not readable audio ({_reason(err.stderr)})") from None
-    samples = np.frombuffer(out, dtype=np.float32)
+    # Resampling can overshoot full scale slightly; Whisper and the PCM writers expect [-1, 1].
+    samples = np.clip(np.frombuffer(out, dtype=np.float32), -1.0, 1.0)
     if samples.size == 0:
         raise InvalidInput(f"{path}: contains no audio stream")
     if max_seconds is not None and samples.size > max_seconds * SAMPLE_RATE:

@@ -88,6 +88,7 @@ class Transcriber:
         options: DecodeOptions | None = None,
         offset: float = 0.0,
         batch_size: int = 0,
+        clips: list[tuple[float, float]] | None = None,
     ) -> list[Segment]:
         """Transcribe 16 kHz mono audio; times are shifted by `offset` seconds.
 
@@ -103,7 +104,10 @@ class Transcriber:
             "without_timestamps": opts.without_timestamps,
         }
         if batch_size > 0:
-            segments, _ = self.batched.transcribe(audio, batch_size=batch_size, **common)
+            spans = [{"start": a, "end": b} for a, b in clips] if clips else None
+            segments, _ = self.batched.transcribe(
+                audio, batch_size=batch_size, vad_filter=spans is None and opts.vad,
+                clip_timestamps=spans, **common)
         else:
             segments, _ = self.model.transcribe(
                 audio, vad_filter=opts.vad,

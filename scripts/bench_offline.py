@@ -1,0 +1,129 @@
+"""Offline transcription benchmark: WER and speed of tiny.en int8, sequential vs batched.
+
+For each clip set in ../shared/speech/ it reports word error rate (jiwer, Whisper's English
+normaliser) and speed in audio-seconds per wall-second, for faster-whisper's sequential path (one
+file at a time, VAD, beam 5, word timestamps: what `roomscribe transcribe` does) and for its batched
+pipeline (the set's files joined with their spans given as clip timestamps, so several utterances
+share each model call). Both run in this one process, alternating, and the median of --repeat runs
+is reported, so the ratio holds on a noisy machine. Decoding the files is not timed.
+
+    .venv/bin/python scripts/bench_offline.py [--repeat 3] [--batch-size 8] [--sets jfk,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from helpers.speech import SPEECH_DIR, Clip, manifest, wer  # noqa: E402
+
+from roomscribe.config import Settings  # noqa: E402
+from roomscribe.media import ffmpeg  # noqa: E402
+from roomscribe.transcription.engine import Transcriber  # noqa: E402
+from roomscribe.transcription.results import Segment  # noqa: E402
+
+GAP = 1.0  # seconds of silence between joined clips in the batched run
+
+
+def sequential(tr: Transcriber, audios: list[np.ndarray]) -> list[str]:
+    return [" ".join(s.text for s in tr.transcribe(a)) for a in audios]
+
+
+def batched(tr: Transcriber, audios: list[np.ndarray], batch_size: int) -> list[str]:
+    gap = np.zeros(int(GAP * ffmpeg.SAMPLE_RATE), dtype=np.float32)
+    spans: list[tuple[float, float]] = []
+    pieces: list[np.ndarray] = []
+    t = 0.0
+    for audio in audios:
+        seconds = audio.size / ffmpeg.SAMPLE_RATE
+        if seconds > 30:
+            # A clip longer than one window is cut into 30 s spans by the pipeline's own VAD.
+            spans = []
+            break
+        spans.append((t, t + seconds))
+        pieces += [audio, gap]
+        t += seconds + GAP
+    if not spans:
+        return [" ".join(s.text for s in tr.transcribe(a, batch_size=batch_size)) for a in audios]
+    segments = tr.transcribe(np.concatenate(pieces), batch_size=batch_size, clips=spans)
+    texts: list[list[str]] = [[] for _ in audios]
+    for seg in segments:
+        texts[_owner(seg, spans)].append(seg.text)
+    return [" ".join(t) for t in texts]
+
+
+def _owner(seg: Segment, spans: list[tuple[float, float]]) -> int:
+    # The span a segment starts in; a little slack for word timings that lead the clip edge.
+    starts = [i for i, (a, _) in enumerate(spans) if a <= seg.start + 0.5]
+    return starts[-1] if starts else 0
+
+
+def references(clips: list[Clip]) -> list[str]:
+    return [c.reference for c in clips]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--sets", help="comma-separated clip sets (default: all)")
+    args = parser.parse_args()
+
+    settings = Settings()
+    tr = Transcriber.from_settings(settings)
+    sets: dict[str, list[Clip]] = {}
+    for clip in manifest():
+        sets.setdefault(clip.set, []).append(clip)
+    wanted = args.sets.split(",") if args.sets else sorted(sets)
+    # The longform folder is not in the manifest when its files are derived; add it by hand.
+    longform = SPEECH_DIR / "longform"
+    if "longform" in wanted and "longform" not in sets:
+        sets["longform"] = [
+            Clip("longform", wav, 0.0, "", wav.with_suffix(".txt").read_text().strip())
+            for wav in sorted(longform.glob("*.wav"))
+        ]
+
+    report: dict[str, object] = {
+        "model": settings.asr_model, "compute_type": "int8", "cpu_threads": tr.cpu_threads,
+        "batch_size": args.batch_size, "repeat": args.repeat, "sets": {},
+    }
+    tr.transcribe(ffmpeg.decode(SPEECH_DIR / "jfk" / "jfk.flac"))  # warm-up
+    for name in wanted:
+        clips = sets[name]
+        audios = [ffmpeg.decode(c.path) for c in clips]
+        seconds = sum(a.size for a in audios) / ffmpeg.SAMPLE_RATE
+        times: dict[str, list[float]] = {"sequential": [], "batched": []}
+        hyps: dict[str, list[str]] = {}
+        for _ in range(args.repeat):
+            for mode in ("sequential", "batched"):
+                start = time.perf_counter()
+                out = (sequential(tr, audios) if mode == "sequential"
+                       else batched(tr, audios, args.batch_size))
+                times[mode].append(time.perf_counter() - start)
+                hyps[mode] = out
+        refs = references(clips)
+        result = {"files": len(clips), "audio_seconds": round(seconds, 2)}
+        for mode in ("sequential", "batched"):
+            median = statistics.median(times[mode])
+            result[mode] = {
+                "wer": round(wer(refs, hyps[mode]), 4),
+                "median_wall_seconds": round(median, 3),
+                "x_realtime": round(seconds / median, 1),
+            }
+        result["batched_speedup"] = round(
+            statistics.median(times["sequential"]) / statistics.median(times["batched"]), 2)
+        report["sets"][name] = result  # type: ignore[index]
+        print(json.dumps({name: result}), file=sys.stderr)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
