@@ -23,12 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from helpers.speech import SPEECH_DIR, Clip, manifest, wer  # noqa: E402
-
-from roomscribe.config import Settings  # noqa: E402
-from roomscribe.media import ffmpeg  # noqa: E402
-from roomscribe.transcription.engine import Transcriber  # noqa: E402
-from roomscribe.transcription.results import Segment  # noqa: E402
+from helpers.speech import SPEECH_DIR, Clip, manifest, wer
+from roomscribe.config import Settings
+from roomscribe.media import ffmpeg
+from roomscribe.transcription.engine import Transcriber
+from roomscribe.transcription.results import Segment
 
 GAP = 1.0  # seconds of silence between joined clips in the batched run
 

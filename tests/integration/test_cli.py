@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.speech import SPEECH_DIR
 
+from helpers.speech import SPEECH_DIR
 from roomscribe.media import ffmpeg
 
 JFK = SPEECH_DIR / "jfk" / "jfk.flac"

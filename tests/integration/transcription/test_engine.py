@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
-from helpers.speech import clips, wer
 
+from helpers.speech import clips, wer
 from roomscribe.media import ffmpeg
 from roomscribe.transcription.engine import Transcriber
 
@@ -34,7 +36,7 @@ def test_word_timestamps_are_ordered_and_inside_the_audio(transcriber: Transcrib
     words = [w for s in segments for w in s.words]
     assert len(words) >= 20
     assert all(100.0 <= w.start <= w.end <= 100.0 + audio.size / SR + 0.1 for w in words)
-    assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
+    assert all(a.start <= b.start for a, b in pairwise(words))
     assert "country" in " ".join(w.text.lower() for w in words)
 
 

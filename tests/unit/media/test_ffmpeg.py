@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.speech import SPEECH_DIR
 
+from helpers.speech import SPEECH_DIR
 from roomscribe.errors import InvalidInput, NotFound, TooLarge
 from roomscribe.media import ffmpeg
 

@@ -36,7 +36,7 @@ def test_base_not_installed_names_the_fix(catalog: Catalog) -> None:
 
 def test_path_that_is_not_a_model_is_refused(catalog: Catalog, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelUnavailable, match="missing model.bin"):
+    with pytest.raises(ModelUnavailable, match=r"missing model\.bin"):
         catalog.resolve(str(tmp_path / "empty"))
     with pytest.raises(ModelUnavailable, match="neither a catalog model"):
         catalog.resolve(str(tmp_path / "nowhere"))
