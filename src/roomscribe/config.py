@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     port: int = 8000
     """Port `serve` listens on."""
 
+    retention_days: int = Field(default=30, ge=1)
+    """Days a recording and its transcript are kept after the room ends."""
+
+    report_retention_days: int = Field(default=120, ge=1)
+    """Days after the room ended that a recording reported inside the retention window is kept."""
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'roomscribe.db'}"

@@ -1,0 +1,80 @@
+"""`roomscribe retention status|sweep`: the operator's view of the policy.
+
+`--now` evaluates the policy at another instant: what a sweep would do tomorrow, or a test moving
+time. Output is JSON, for scripts as much as for people.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from pydantic_core import to_jsonable_python
+
+from roomscribe.cli import print_json
+from roomscribe.config import Settings
+from roomscribe.db import create_all, make_engine
+from roomscribe.errors import InvalidInput
+from roomscribe.retention.policy import Durations
+from roomscribe.retention.service import RetentionService, load_purgers
+from roomscribe.retention.tables import RetentionPublic
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("retention", help="retention deadlines and purge sweeps")
+    actions = parser.add_subparsers(dest="retention_command", required=True, metavar="ACTION")
+
+    status = actions.add_parser("status", help="one room's deadline, or counts over all rooms")
+    status.add_argument("room", nargs="?", metavar="ROOM", help="a room id")
+    status.add_argument("--now", metavar="ISO-8601",
+                        help="evaluate the policy at this instant, e.g. 2025-03-01T12:00:00Z")
+    status.set_defaults(handler=_status)
+
+    sweep = actions.add_parser("sweep", help="purge every room past its deadline")
+    sweep.add_argument("--now", metavar="ISO-8601",
+                       help="evaluate the policy at this instant, e.g. 2025-03-01T12:00:00Z")
+    sweep.add_argument("--dry-run", action="store_true", help="list what is due; delete nothing")
+    sweep.set_defaults(handler=_sweep)
+
+
+def _instant(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"--now: not an ISO 8601 instant: {text!r}") from None
+    if value.tzinfo is None:
+        # A sweep deletes data; an instant that means different things on different hosts
+        # is refused rather than guessed.
+        raise InvalidInput(f"--now: give a UTC offset, e.g. {text}Z")
+    return value.astimezone(UTC)
+
+
+def _service(settings: Settings) -> RetentionService:
+    engine = make_engine(settings)
+    create_all(engine)
+    return RetentionService(engine, durations=Durations.from_settings(settings),
+                            purgers=load_purgers(settings, engine))
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    now = _instant(args.now)
+    service = _service(settings)
+    if args.room is None:
+        print_json(to_jsonable_python({"now": now, **asdict(service.summary(now=now))}))
+        return 0
+    row = service.get(args.room)
+    verdict = service.verdict(args.room, now=now)
+    print_json({**RetentionPublic.model_validate(row).model_dump(mode="json"),
+                **to_jsonable_python({"now": now, "due": verdict.due,
+                                      "may_download": verdict.may_download,
+                                      "may_report": verdict.may_report})})
+    return 0
+
+
+def _sweep(args: argparse.Namespace, settings: Settings) -> int:
+    report = _service(settings).sweep(now=_instant(args.now), dry_run=args.dry_run)
+    print_json(to_jsonable_python(report))
+    return 1 if report.failed else 0

@@ -1,0 +1,523 @@
+"""Each ended room's deadline, holds, downloads and the purge.
+
+Every change to a `Retention` row is a compare-and-set on its `version`, re-checked against the
+policy on the fresh row. That is what keeps a report and a purge racing for the same room from
+leaving it half-purged: whichever commits first wins, and the other sees its result: a report
+that finds the row claimed by a purge is refused, a purge that finds the deadline moved does
+nothing.
+
+A purge runs in three steps so that slow purgers never hold a database lock:
+
+1. claim: `retained → purging` (one transaction, deadline and hold re-checked inside it);
+2. every `Purger` removes its part of the room (recording, tracks, transcripts, exports, index);
+3. finish: `purging → purged` with the bytes removed, and the audit event (one transaction).
+
+A purge that fails or dies between 1 and 3 leaves the row `purging`; once its claim is older than
+the lease, the next sweep takes it over and runs every purger again, which is why purgers must be
+idempotent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from roomscribe.audit import service as audit
+from roomscribe.audit.tables import AuditAction
+from roomscribe.config import Settings
+from roomscribe.db import session_scope
+from roomscribe.errors import Conflict, Forbidden, Gone, NotFound, RoomscribeError
+from roomscribe.retention import policy
+from roomscribe.retention.policy import Durations, Verdict
+from roomscribe.retention.tables import (
+    PurgeReason,
+    Retention,
+    RetentionCreate,
+    RetentionState,
+)
+
+log = logging.getLogger(__name__)
+
+#: Factories of the purgers the other domains provide, as "module:attribute" references to a
+#: `Callable[[Settings, Engine], Purger]`; each domain that stores room data adds its own here.
+PURGER_FACTORIES: tuple[str, ...] = ()
+
+_CAS_ATTEMPTS = 5
+
+
+class Purger(Protocol):
+    """Removes one domain's share of a room: files, rows, index entries.
+
+    Must be idempotent (a second call finds nothing and returns 0) and complete; raise when
+    something could not be removed, and the purge will be retried by a later sweep.
+    """
+
+    def purge(self, room_id: str) -> int:
+        """Remove everything this domain keeps for `room_id`; return the bytes freed."""
+        ...
+
+
+def load_purgers(settings: Settings, engine: Engine) -> list[Purger]:
+    """The purgers of every domain listed in `PURGER_FACTORIES`."""
+    purgers: list[Purger] = []
+    for ref in PURGER_FACTORIES:
+        module, _, name = ref.partition(":")
+        factory: Callable[[Settings, Engine], Purger] = getattr(
+            importlib.import_module(module), name)
+        purgers.append(factory(settings, engine))
+    return purgers
+
+
+class DirectoryPurger:
+    """Removes `root/<room_id>/` and everything under it: for domains keeping a folder a room."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def purge(self, room_id: str) -> int:
+        folder = self.root / room_id
+        # A room id is never a path, but one that looked like one must not delete outside root.
+        if folder.parent != self.root or room_id in {"", ".", ".."}:
+            raise ValueError(f"not a room id: {room_id!r}")
+        if not folder.is_dir():
+            return 0
+        removed = 0
+        for parent, dirs, files in os.walk(folder, topdown=False):
+            for name in files:
+                path = Path(parent, name)
+                try:
+                    removed += path.lstat().st_size
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+            for name in dirs:
+                Path(parent, name).rmdir()
+        folder.rmdir()
+        return removed
+
+
+class DownloadKind(StrEnum):
+    RECORDING = "recording"
+    TRANSCRIPT = "transcript"
+
+
+class RetentionGone(Gone):
+    """The recording is past its deadline, being purged or purged (410).
+
+    `purge_date` is what the response states: when it was deleted, or the deadline it passed.
+    """
+
+    def __init__(self, message: str, *, room_id: str, purge_date: datetime) -> None:
+        super().__init__(message)
+        self.room_id = room_id
+        self.purge_date = purge_date
+
+
+class PurgeIncomplete(RoomscribeError):
+    """A purger failed; the room stays `purging` and the next sweep after the lease retries it."""
+
+
+class PurgeOutcome(StrEnum):
+    PURGED = "purged"
+    ALREADY_PURGED = "already_purged"
+    NOT_DUE = "not_due"
+    HELD = "held"
+    IN_PROGRESS = "in_progress"
+    """Another worker claimed it less than a lease ago."""
+    INCOMPLETE = "incomplete"
+    """A purger raised; see the log."""
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    room_id: str
+    outcome: PurgeOutcome
+    retention: Retention
+    """The row after the attempt: the tombstone when `outcome` is purged or already purged."""
+
+
+@dataclass(slots=True)
+class SweepReport:
+    now: datetime
+    dry_run: bool
+    due: list[str]
+    purged: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Due when listed, but held, extended or claimed by another worker by the time we got there."""
+    failed: list[str] = field(default_factory=list)
+    bytes_removed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSummary:
+    """Counts for `retention status` and the admin console."""
+
+    retained: int
+    held: int
+    purging: int
+    purged: int
+    due: int
+    upcoming: int
+    """Retained, not held, deadline within the next 7 days (overdue included)."""
+    bytes_removed: int
+    next_deadline: datetime | None
+
+
+Listener = Callable[[Retention], None]
+"""Told about every row whose deadline, hold or state changed, after the change committed."""
+
+_Change = Callable[[Retention], Mapping[str, Any] | None]
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+class RetentionService:
+    def __init__(self, engine: Engine, *, durations: Durations | None = None,
+                 purgers: Sequence[Purger] = (), lease: timedelta = timedelta(minutes=15)) -> None:
+        self._engine = engine
+        self.durations = durations or Durations()
+        self._purgers = tuple(purgers)
+        self._lease = lease
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def announce(self, row: Retention) -> None:
+        """Tell listeners (the scheduler) that `row` changed. Call it after the commit."""
+        for listener in list(self._listeners):
+            try:
+                listener(row)
+            except Exception:
+                # The change is committed; a listener failing must not undo it for the caller.
+                # The hourly sweep catches a purge a failed listener did not schedule.
+                log.exception("retention listener failed for room %s", row.room_id)
+
+    # Reading
+
+    def get(self, room_id: str) -> Retention:
+        with Session(self._engine) as session:
+            return self._load(session, room_id)
+
+    def verdict(self, room_id: str, *, now: datetime) -> Verdict:
+        return self._verdict(self.get(room_id), now)
+
+    def due(self, *, now: datetime) -> list[str]:
+        """Rooms to purge at `now`, oldest deadline first: overdue and not held, plus purges
+        whose claim is older than the lease (their worker died or failed)."""
+        with Session(self._engine) as session:
+            overdue = session.exec(
+                select(Retention.room_id)
+                .where(col(Retention.state) == RetentionState.RETAINED,
+                       col(Retention.retain_until) <= now, col(Retention.hold).is_(False))
+                .order_by(col(Retention.retain_until))).all()
+            stale = session.exec(
+                select(Retention.room_id)
+                .where(col(Retention.state) == RetentionState.PURGING,
+                       col(Retention.purge_started_at) <= now - self._lease)).all()
+        return [*stale, *overdue]
+
+    def upcoming(self, *, now: datetime, within: timedelta = timedelta(days=7),
+                 limit: int = 100) -> list[Retention]:
+        """Purges due by `now + within`, overdue ones first; held rooms are not upcoming."""
+        with Session(self._engine) as session:
+            return list(session.exec(
+                select(Retention)
+                .where(col(Retention.state) == RetentionState.RETAINED,
+                       col(Retention.retain_until) <= now + within,
+                       col(Retention.hold).is_(False))
+                .order_by(col(Retention.retain_until)).limit(limit)).all())
+
+    def holds(self, *, limit: int = 100) -> list[Retention]:
+        with Session(self._engine) as session:
+            return list(session.exec(
+                select(Retention)
+                .where(col(Retention.hold).is_(True),
+                       col(Retention.state) == RetentionState.RETAINED)
+                .order_by(col(Retention.hold_at)).limit(limit)).all())
+
+    def summary(self, *, now: datetime, within: timedelta = timedelta(days=7)) -> RetentionSummary:
+        with Session(self._engine) as session:
+            by_state = dict(session.exec(
+                select(col(Retention.state), func.count()).group_by(Retention.state)).all())
+            held = session.exec(select(func.count()).select_from(Retention).where(
+                col(Retention.hold).is_(True),
+                col(Retention.state) == RetentionState.RETAINED)).one()
+            upcoming, next_deadline = session.exec(
+                select(func.count(), func.min(Retention.retain_until))
+                .where(col(Retention.state) == RetentionState.RETAINED,
+                       col(Retention.hold).is_(False),
+                       col(Retention.retain_until) <= now + within)).one()
+            removed = session.exec(select(func.coalesce(func.sum(Retention.bytes_removed), 0))
+                                   ).one()
+            if next_deadline is None:
+                next_deadline = session.exec(
+                    select(func.min(Retention.retain_until))
+                    .where(col(Retention.state) == RetentionState.RETAINED,
+                           col(Retention.hold).is_(False))).one()
+        return RetentionSummary(
+            retained=by_state.get(RetentionState.RETAINED, 0), held=held,
+            purging=by_state.get(RetentionState.PURGING, 0),
+            purged=by_state.get(RetentionState.PURGED, 0),
+            due=len(self.due(now=now)), upcoming=upcoming, bytes_removed=int(removed),
+            # func.min bypasses the column type, so SQLite hands back a naive value or a string.
+            next_deadline=_as_utc(next_deadline),
+        )
+
+    # Changing
+
+    def register(self, room: RetentionCreate) -> Retention:
+        """Start keeping an ended room. Registering it again returns the row unchanged."""
+        row = Retention.model_validate(room, update={
+            "retain_until": policy.retain_until(room.ended_at, durations=self.durations)})
+        try:
+            with session_scope(self._engine) as session:
+                if (existing := session.get(Retention, room.room_id)) is not None:
+                    return existing
+                session.add(row)
+        except IntegrityError:
+            return self.get(room.room_id)
+        self.announce(row)
+        return row
+
+    def authorize_download(self, room_id: str, *, kind: DownloadKind, actor_id: int,
+                           is_admin: bool, now: datetime) -> Retention:
+        """Allow (and log) one download of the recording or transcript; the caller states the
+        returned `retain_until` in the response."""
+        with session_scope(self._engine) as session:
+            row = self._load(session, room_id)
+            if actor_id != row.host_id and not is_admin:
+                raise Forbidden("only the host and admins may download a room's recording")
+            if not self._verdict(row, now).may_download:
+                raise self._gone(row, now, what=f"the {kind} of room {room_id}")
+            action = (AuditAction.DOWNLOAD_RECORDING if kind is DownloadKind.RECORDING
+                      else AuditAction.DOWNLOAD_TRANSCRIPT)
+            audit.record(session, action=action, at=now, actor_id=actor_id, room_id=room_id,
+                         detail={"retain_until": row.retain_until})
+        return row
+
+    def extend_for_report(self, session: Session, *, room_id: str, at: datetime) -> Retention:
+        """Apply a report filed at `at` inside the caller's transaction, so the report row and
+        the new deadline commit together. Raises `RetentionGone` after the deadline or once a
+        purge has claimed the room. Call `announce` with the result after the commit."""
+
+        def change(row: Retention) -> Mapping[str, Any]:
+            if not self._verdict(row, at).may_report:
+                raise self._gone(row, at, what=f"reports on room {room_id}")
+            reported_at = row.reported_at or at
+            # Written even when the deadline does not move (a second report), so the version bump
+            # makes any purge claim read before this report fail and re-check.
+            return {"reported_at": reported_at,
+                    "retain_until": policy.retain_until(
+                        row.ended_at, durations=self.durations, reported_at=reported_at,
+                        previous=row.retain_until)}
+
+        row, _ = self._transition(session, room_id, change)
+        return row
+
+    def place_hold(self, room_id: str, *, by: int, now: datetime,
+                   note: str | None = None) -> Retention:
+        """Block the purge until `release_hold`; placing it twice changes nothing."""
+
+        def change(row: Retention) -> Mapping[str, Any] | None:
+            if row.state is not RetentionState.RETAINED:
+                raise self._gone(row, now, what=f"the recording of room {room_id}")
+            return None if row.hold else {"hold": True, "hold_by": by, "hold_at": now}
+
+        with session_scope(self._engine) as session:
+            row, changed = self._transition(session, room_id, change)
+            if changed:
+                audit.record(session, action=AuditAction.HOLD_PLACED, at=now, actor_id=by,
+                             room_id=room_id, detail={"note": note,
+                                                      "retain_until": row.retain_until})
+        if changed:
+            self.announce(row)
+        return row
+
+    def release_hold(self, room_id: str, *, by: int, now: datetime,
+                     note: str | None = None) -> Retention:
+        """Let the deadline apply again; an overdue room becomes due at once."""
+
+        def change(row: Retention) -> Mapping[str, Any] | None:
+            return {"hold": False, "hold_by": None, "hold_at": None} if row.hold else None
+
+        with session_scope(self._engine) as session:
+            row, changed = self._transition(session, room_id, change)
+            if changed:
+                audit.record(session, action=AuditAction.HOLD_RELEASED, at=now, actor_id=by,
+                             room_id=room_id, detail={"note": note,
+                                                      "retain_until": row.retain_until})
+        if changed:
+            self.announce(row)
+        return row
+
+    # Purging
+
+    def purge(self, room_id: str, *, now: datetime, reason: PurgeReason,
+              actor_id: int | None = None) -> PurgeResult:
+        """Purge `room_id` if the policy says it is due at `now`; safe to call any number of
+        times, from any number of workers."""
+        row, outcome = self._claim(room_id, now=now, reason=reason)
+        if outcome is not None:
+            return PurgeResult(room_id, outcome, row)
+        removed, failed = 0, False
+        for purger in self._purgers:
+            try:
+                removed += purger.purge(room_id)
+            except Exception:
+                # Keep going: remove as much as possible now; the retry repeats every purger.
+                failed = True
+                log.exception("purger %s failed for room %s", type(purger).__name__, room_id)
+        row = self._finish(room_id, now=now, removed=removed, failed=failed, actor_id=actor_id)
+        return PurgeResult(room_id, PurgeOutcome.INCOMPLETE if failed else PurgeOutcome.PURGED,
+                           row)
+
+    def purge_now(self, room_id: str, *, by: int, now: datetime) -> Retention:
+        """The admin console's "purge now": only for what is past its deadline and not held."""
+        result = self.purge(room_id, now=now, reason=PurgeReason.ADMIN, actor_id=by)
+        match result.outcome:
+            case PurgeOutcome.PURGED | PurgeOutcome.ALREADY_PURGED:
+                return result.retention
+            case PurgeOutcome.HELD:
+                raise Conflict(f"room {room_id} is on hold; release the hold first")
+            case PurgeOutcome.NOT_DUE:
+                raise Conflict(f"room {room_id} is retained until "
+                               f"{_iso(result.retention.retain_until)}")
+            case PurgeOutcome.IN_PROGRESS:
+                raise Conflict(f"room {room_id} is being purged already")
+            case PurgeOutcome.INCOMPLETE:
+                raise PurgeIncomplete(f"the purge of room {room_id} did not complete; "
+                                      "it will be retried")
+
+    def sweep(self, *, now: datetime, dry_run: bool = False) -> SweepReport:
+        """Purge everything due at `now`; one room failing does not stop the others."""
+        report = SweepReport(now=now, dry_run=dry_run, due=self.due(now=now))
+        if dry_run:
+            return report
+        if report.due and not self._purgers:
+            log.warning("retention: no purgers configured; the sweep only writes tombstones")
+        for room_id in report.due:
+            try:
+                result = self.purge(room_id, now=now, reason=PurgeReason.SWEEP)
+            except Exception:
+                log.exception("sweep: purge of room %s failed", room_id)
+                report.failed.append(room_id)
+                continue
+            if result.outcome is PurgeOutcome.PURGED:
+                report.purged.append(room_id)
+                report.bytes_removed += result.retention.bytes_removed
+            elif result.outcome is PurgeOutcome.INCOMPLETE:
+                report.failed.append(room_id)
+            else:
+                report.skipped.append(room_id)
+        return report
+
+    def _claim(self, room_id: str, *, now: datetime,
+               reason: PurgeReason) -> tuple[Retention, PurgeOutcome | None]:
+        def change(row: Retention) -> Mapping[str, Any] | None:
+            if row.state is RetentionState.PURGING:
+                stale = row.purge_started_at is None or row.purge_started_at <= now - self._lease
+                return {"purge_started_at": now} if stale else None
+            if not self._verdict(row, now).due:
+                return None
+            return {"state": RetentionState.PURGING, "purge_started_at": now,
+                    "purge_reason": reason}
+
+        with session_scope(self._engine) as session:
+            row, claimed = self._transition(session, room_id, change)
+        if claimed:
+            return row, None
+        if row.state is RetentionState.PURGED:
+            return row, PurgeOutcome.ALREADY_PURGED
+        if row.state is RetentionState.PURGING:
+            return row, PurgeOutcome.IN_PROGRESS
+        return row, PurgeOutcome.HELD if row.hold else PurgeOutcome.NOT_DUE
+
+    def _finish(self, room_id: str, *, now: datetime, removed: int, failed: bool,
+                actor_id: int | None) -> Retention:
+        values: dict[str, Any] = {"bytes_removed": col(Retention.bytes_removed) + removed,
+                                  "version": col(Retention.version) + 1}
+        if not failed:
+            values |= {"state": RetentionState.PURGED, "purged_at": now}
+        with session_scope(self._engine) as session:
+            session.exec(update(Retention)
+                         .where(col(Retention.room_id) == room_id,
+                                col(Retention.state) == RetentionState.PURGING)
+                         .values(values).execution_options(synchronize_session=False))
+            row = self._load(session, room_id)
+            if not failed:
+                audit.record(
+                    session, at=now, actor_id=actor_id, room_id=room_id,
+                    action=(AuditAction.PURGE_NOW if row.purge_reason is PurgeReason.ADMIN
+                            else AuditAction.PURGE),
+                    detail={"reason": row.purge_reason, "bytes_removed": row.bytes_removed,
+                            "ended_at": row.ended_at, "retain_until": row.retain_until})
+        if not failed:
+            self.announce(row)
+        return row
+
+    # Helpers
+
+    def _load(self, session: Session, room_id: str) -> Retention:
+        row = session.get(Retention, room_id, populate_existing=True)
+        if row is None:
+            raise NotFound(f"no retained recording for room {room_id}")
+        return row
+
+    def _transition(self, session: Session, room_id: str,
+                    change: _Change) -> tuple[Retention, bool]:
+        """Apply `change(fresh_row)` as a compare-and-set on the version, retrying on a race.
+
+        `change` sees the latest committed row, raises to refuse, returns None to leave it be.
+        """
+        for _ in range(_CAS_ATTEMPTS):
+            row = self._load(session, room_id)
+            values = change(row)
+            if values is None:
+                return row, False
+            result = session.exec(
+                update(Retention)
+                .where(col(Retention.room_id) == room_id, col(Retention.version) == row.version)
+                .values({**values, "version": row.version + 1})
+                .execution_options(synchronize_session=False))
+            if result.rowcount == 1:
+                return self._load(session, room_id), True
+        raise Conflict(f"the retention of room {room_id} keeps changing; try again")
+
+    def _verdict(self, row: Retention, now: datetime) -> Verdict:
+        return policy.evaluate(retain_until=row.retain_until, held=row.hold, now=now,
+                               purged=row.state is not RetentionState.RETAINED)
+
+    def _gone(self, row: Retention, now: datetime, *, what: str) -> RetentionGone:
+        if row.state is RetentionState.PURGED and row.purged_at is not None:
+            message, date = f"{what}: deleted on {_iso(row.purged_at)}", row.purged_at
+        elif row.state is RetentionState.PURGING:
+            date = row.purge_started_at or now
+            message = f"{what}: being deleted since {_iso(date)}"
+        else:
+            message = f"{what}: retention ended on {_iso(row.retain_until)}; deletion is pending"
+            date = row.retain_until
+        return RetentionGone(message, room_id=row.room_id, purge_date=date)
+
+
+def _as_utc(value: object) -> datetime | None:
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
