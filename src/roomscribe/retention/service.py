@@ -24,7 +24,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -276,8 +276,7 @@ class RetentionService:
             purging=by_state.get(RetentionState.PURGING, 0),
             purged=by_state.get(RetentionState.PURGED, 0),
             due=len(self.due(now=now)), upcoming=upcoming, bytes_removed=int(removed),
-            # func.min bypasses the column type, so SQLite hands back a naive value or a string.
-            next_deadline=_as_utc(next_deadline),
+            next_deadline=next_deadline,
         )
 
     # Changing
@@ -515,9 +514,3 @@ class RetentionService:
             date = row.retain_until
         return RetentionGone(message, room_id=row.room_id, purge_date=date)
 
-
-def _as_utc(value: object) -> datetime | None:
-    if value is None:
-        return None
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
