@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from argon2 import PasswordHasher
 from litestar import Litestar, Request, Response, get
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from roomscribe import __version__
+from roomscribe.accounts.dependencies import DEPENDENCIES as ACCOUNT_DEPENDENCIES
+from roomscribe.accounts.routes import AccountController, SessionController
+from roomscribe.accounts.service import AccountService
 from roomscribe.config import Settings, get_settings
+from roomscribe.db import create_all, make_engine
 from roomscribe.errors import RoomscribeError
+from roomscribe.rooms.audio import AudioSink, CaptionSource, NullAudioSink
+from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveRooms
+from roomscribe.rooms.routes import RoomController, provide_rooms
+from roomscribe.rooms.service import RoomService
 
 
 def to_http(_: Request[Any, Any, Any], exc: RoomscribeError) -> Response[dict[str, str]]:
@@ -23,12 +39,54 @@ def health() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+@asynccontextmanager
+async def database(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.engine`, with every domain's tables created."""
+    engine = make_engine(app.state.settings)
+    await asyncio.to_thread(create_all, engine)
+    app.state.engine = engine
+    try:
+        yield
+    finally:
+        engine.dispose()
+
+
+@asynccontextmanager
+async def accounts(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.accounts`: the AccountService."""
+    app.state.accounts = AccountService(app.state.engine, hasher=app.state.password_hasher)
+    yield
+
+
+@asynccontextmanager
+async def rooms(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.rooms`: the RoomService and the live rooms it fans out to."""
+    live = LiveRooms(app.plugins.get(ChannelsPlugin))
+    app.state.rooms = RoomService(app.state.engine, live, captions=app.state.caption_source,
+                                  recorder=app.state.audio_sink)
+    try:
+        yield
+    finally:
+        await live.close()
+
+
+def create_app(settings: Settings | None = None, *, caption_source: CaptionSource | None = None,
+               audio_sink: AudioSink | None = None,
+               password_hasher: PasswordHasher | None = None) -> Litestar:
+    """The app. Tests pass a fake `caption_source`, a recording `audio_sink` or a cheap hasher."""
     settings = settings or get_settings()
-    app = Litestar(
-        route_handlers=[health],
+    channels = ChannelsPlugin(
+        backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True,
+        subscriber_max_backlog=SUBSCRIBER_BACKLOG, subscriber_class=DroppingSubscriber)
+    return Litestar(
+        route_handlers=[health, AccountController, SessionController, RoomController],
+        dependencies={**ACCOUNT_DEPENDENCIES,
+                      "rooms": Provide(provide_rooms, sync_to_thread=False)},
+        plugins=[channels],
+        lifespan=[database, accounts, rooms],
+        state=State({"settings": settings, "caption_source": caption_source,
+                     "audio_sink": audio_sink or NullAudioSink(),
+                     "password_hasher": password_hasher or PasswordHasher()}),
         exception_handlers={RoomscribeError: to_http},
         openapi_config=OpenAPIConfig(title="Roomscribe", version=__version__, path="/schema"),
     )
-    app.state.settings = settings
-    return app

@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     """Subcommands owned by other domains (admin, index, retention), registered by them."""
-    return []
+    from roomscribe.accounts import commands as accounts_commands
+
+    return [accounts_commands.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,10 @@ from sqlmodel import Session, SQLModel, create_engine
 from roomscribe.config import Settings
 
 #: Modules that define tables; each domain adds its own here.
-TABLE_MODULES: tuple[str, ...] = ()
+TABLE_MODULES: tuple[str, ...] = (
+    "roomscribe.accounts.tables",
+    "roomscribe.rooms.tables",
+)
 
 
 def make_engine(settings: Settings) -> Engine:

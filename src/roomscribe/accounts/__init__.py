@@ -1,0 +1,1 @@
+"""Accounts: registration, sign-in (bearer tokens and a page session cookie), follows, admins."""

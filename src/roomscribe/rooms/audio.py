@@ -1,0 +1,154 @@
+"""Speaker audio: frame checks, PCM decoding, and the two seams each accepted chunk goes through.
+
+A frame is one binary WebSocket message of 16-bit little-endian mono PCM at 16 kHz lasting
+20–200 ms: 640–6400 bytes, an even count. A shorter frame is accepted only as the last one of a
+stream (a client flushing its buffer as it stops); another frame after it is refused. The first
+frame is also refused when it starts like an audio container (WAV, Ogg, FLAC, WebM, MP3 tags):
+sending an encoded file is the usual client mistake, and raw PCM that happens to begin with one of
+these four-byte tags is vanishingly unlikely.
+
+The seams:
+
+- `CaptionSource.open(room=, speaker=, origin=, sink=) -> LiveStream`: the live caption engine
+  (`roomscribe.transcription.live.LiveEngine` in production, wired by `app.py`).
+- `AudioSink.open(room=, speaker=, origin=) -> AudioTrack`: where a recorded room's audio is
+  written (the recordings domain); `NullAudioSink` records nothing.
+
+`SpeakerFeed.accept` is the one place a decoded chunk goes: it pushes it to the speaker's caption
+stream and, in a recorded room, to the speaker's track.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from roomscribe.captions.events import CaptionSink, LiveStream, Speaker
+from roomscribe.errors import InvalidInput, TooLarge
+
+SAMPLE_RATE = 16_000
+BYTES_PER_SAMPLE = 2
+MIN_FRAME_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE * 20 // 1000
+MAX_FRAME_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE * 200 // 1000
+_CONTAINER_TAGS = {b"RIFF": "WAV", b"OggS": "Ogg", b"fLaC": "FLAC", b"\x1aE\xdf\xa3": "WebM",
+                   b"ID3\x03": "MP3", b"ID3\x04": "MP3"}
+
+
+class CaptionSource(Protocol):
+    """Opens one live caption stream per speaker."""
+
+    def open(self, *, room: str, speaker: Speaker, origin: float,
+             sink: CaptionSink) -> LiveStream:
+        """`origin` is the room time (seconds since the room started) of the first sample."""
+        ...
+
+
+class AudioTrack(Protocol):
+    """One speaker's audio in one recorded room, from `origin` on."""
+
+    def write(self, pcm: bytes) -> None:
+        """Append 16-bit LE mono 16 kHz PCM as received. Must not block the event loop."""
+        ...
+
+    async def close(self) -> None:
+        """Make everything written so far durable."""
+        ...
+
+
+class AudioSink(Protocol):
+    def open(self, *, room: str, speaker: Speaker, origin: float) -> AudioTrack: ...
+
+
+class NullAudioSink:
+    """Records nothing: the default until the recordings domain provides a sink."""
+
+    def open(self, *, room: str, speaker: Speaker, origin: float) -> AudioTrack:
+        return _NullTrack()
+
+
+class _NullTrack:
+    def write(self, pcm: bytes) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class FrameChecker:
+    """Applies the frame rules above to one stream, frame by frame."""
+
+    def __init__(self) -> None:
+        self._first = True
+        self._short_seen = False
+
+    def check(self, frame: bytes | None) -> None:
+        if frame is None:
+            raise InvalidInput("audio frames must be binary messages")
+        size = len(frame)
+        if size == 0:
+            raise InvalidInput("empty audio frame")
+        if size % BYTES_PER_SAMPLE:
+            raise InvalidInput("not 16-bit PCM: odd number of bytes in the frame")
+        if size > MAX_FRAME_BYTES:
+            raise TooLarge(f"frame of {size} bytes is longer than 200 ms "
+                           f"({MAX_FRAME_BYTES} bytes)")
+        if self._short_seen:
+            raise InvalidInput("only the last frame may be shorter than 20 ms")
+        if self._first:
+            kind = _CONTAINER_TAGS.get(frame[:4])
+            if kind is not None:
+                raise InvalidInput(f"this is {kind} data; send raw 16-bit 16 kHz mono PCM")
+            self._first = False
+        self._short_seen = size < MIN_FRAME_BYTES
+
+
+def decode(frame: bytes) -> npt.NDArray[np.float32]:
+    """16-bit little-endian PCM to float32 in [-1, 1), the form the caption engine takes."""
+    return np.frombuffer(frame, dtype="<i2").astype(np.float32) / 32768.0
+
+
+class SpeakerFeed:
+    """One speaker's audio path while their socket is open.
+
+    Streams open lazily at the first chunk, and close while the speaker is muted, so the time
+    stamps of a stream stay room time: a new stream starts at the room time it resumes.
+    """
+
+    def __init__(self, *, room: str, speaker: Speaker, captions: CaptionSource,
+                 sink: CaptionSink, recorder: AudioSink | None,
+                 room_time: Callable[[], float]) -> None:
+        self.room = room
+        self.speaker = speaker
+        self._captions = captions
+        self._sink = sink
+        self._recorder = recorder
+        self._room_time = room_time
+        self._stream: LiveStream | None = None
+        self._track: AudioTrack | None = None
+
+    def accept(self, frame: bytes) -> None:
+        """Hand one checked frame on: to the caption stream, and to the track when recording."""
+        if self._stream is None:
+            origin = max(0.0, self._room_time() - len(frame) / (SAMPLE_RATE * BYTES_PER_SAMPLE))
+            self._stream = self._captions.open(room=self.room, speaker=self.speaker,
+                                               origin=origin, sink=self._sink)
+            if self._recorder is not None:
+                self._track = self._recorder.open(room=self.room, speaker=self.speaker,
+                                                  origin=origin)
+        self._stream.push(decode(frame))
+        if self._track is not None:
+            self._track.write(frame)
+
+    async def pause(self) -> None:
+        """Flush and close the current stream and track (mute, or the socket closing)."""
+        stream, track = self._stream, self._track
+        self._stream = self._track = None
+        try:
+            if stream is not None:
+                await stream.finish()
+        finally:
+            if track is not None:
+                await track.close()

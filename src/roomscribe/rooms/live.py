@@ -1,0 +1,494 @@
+"""Live rooms in memory: event fan-out, late-joiner history, ephemeral extras, open connections.
+
+Each live room has one channel on Litestar's ChannelsPlugin (memory backend now; Redis later is a
+different backend in `app.py` plus moving the small per-room state below out of the process).
+Everything a listener sees travels on that channel as one JSON text message with a `type`:
+
+    partial, final   caption events, exactly `CaptionEvent.to_json()` (roomscribe.captions.events)
+    room             {"room", "state", "title", "record", "captions_public"}
+    roster           {"room", "voices": [{"id", "name", "role", "muted", "streaming"}],
+                      "listeners": [{"id", "name"}] (at most 100), "listener_count", "anonymous"}
+    reaction         {"room", "emoji", "from": {"id", "name"}}
+    pins             {"room", "pins": [{"id", "url", "title", "pinned_at"}]}
+
+A joiner first receives the current `room`, `roster` and `pins`, then the finals of the last two
+minutes, then the live stream. Pins, reactions and that history live only here, in memory: they
+are gone when the room ends and never archived.
+
+A subscriber holds at most SUBSCRIBER_BACKLOG unsent events. One that falls further behind is
+dropped (closed with 4008) instead of silently losing captions or slowing the publisher, so one
+stalled phone never delays anyone else's captions.
+
+WebSocket close codes, shared by the audio and caption sockets. Refusals mirror the REST API:
+4000 + the HTTP status the same refusal gets there.
+
+    4000  room ended (the host ended it)
+    4001  replaced: the same speaker opened a newer audio connection
+    4002  removed from the room by a host or co-host
+    4003  blocked from the room by a host or co-host
+    4004  no longer a speaker (revoked or demoted)
+    4008  too slow: fell more than SUBSCRIBER_BACKLOG events behind
+    4400  bad frame: text, empty, odd length, short before the last, or an audio container
+    4401  not signed in, or an unknown or expired token
+    4403  not allowed: not a speaker (audio), blocked (captions)
+    4404  unknown room
+    4409  room not live (scheduled, ended or cancelled)
+    4413  frame longer than 200 ms
+    4503  live captions unavailable (the speech model could not load)
+    1011  unexpected server error on this connection; the room and other streams carry on
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import msgspec
+from litestar.channels import ChannelsPlugin
+from litestar.channels.subscriber import BacklogStrategy, Subscriber
+
+from roomscribe.captions.events import CaptionEvent, CaptionSink
+from roomscribe.errors import Conflict, NotFound, RoomscribeError
+from roomscribe.rooms.tables import Role, RoomState
+
+SUBSCRIBER_BACKLOG = 512
+"""Unsent events a listener may have queued before being dropped (tens of busy seconds)."""
+HISTORY_SECONDS = 120.0
+ROSTER_DELAY = 0.2
+"""Roster changes within this many seconds go out as one event, so a crowd joining at once costs
+one roster message per listener instead of one per listener per joiner."""
+END_GRACE = 2.0
+"""After the room-ended event, how long listeners have to receive it before being closed."""
+AUDIO_FINISH_TIMEOUT = 30.0
+"""How long ending a room waits for speakers' last captions to be flushed."""
+MAX_PINS = 5
+REACTION_LIMIT = 10
+REACTION_WINDOW = 10.0
+ROSTER_LISTENERS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str
+
+
+ENDED = Close(4000, "room ended")
+REPLACED = Close(4001, "replaced by a newer audio connection")
+REMOVED = Close(4002, "removed from the room")
+BLOCKED = Close(4003, "blocked from the room")
+REVOKED = Close(4004, "no longer a speaker")
+TOO_SLOW = Close(4008, "too slow: fell too far behind the room's events")
+LEFT = Close(1000, "client left")
+SHUTDOWN = Close(1001, "server shutting down")
+INTERNAL = Close(1011, "unexpected server error")
+
+
+def close_for(err: RoomscribeError) -> Close:
+    return Close(4000 + int(err.status), str(err) or type(err).__name__)
+
+
+class DroppingSubscriber(Subscriber):
+    """A subscriber whose backlog is bounded and which is dropped, not throttled, when it fills.
+
+    The plugin's own strategies either discard new events ("backoff") or old ones ("dropleft");
+    both leave a listener with holes in its captions without telling it.
+    """
+
+    def __init__(self, plugin: ChannelsPlugin, max_backlog: int | None = None,
+                 backlog_strategy: BacklogStrategy = "backoff") -> None:
+        super().__init__(plugin, max_backlog=max_backlog, backlog_strategy="backoff")
+        self.overflowed = False
+        self.on_overflow: Callable[[], None] | None = None
+
+    def put_nowait(self, item: bytes | None) -> bool:
+        if self.overflowed:
+            return False
+        if super().put_nowait(item):
+            return True
+        self.overflowed = True
+        if self.on_overflow is not None:
+            self.on_overflow()
+        return False
+
+    async def put(self, item: bytes | None) -> None:
+        if item is None:
+            self.end_now()
+        else:
+            await super().put(item)
+
+    def end_now(self) -> None:
+        """End the event stream at once, discarding the backlog.
+
+        Also the end-of-stream marker the plugin sends on unsubscribe, which must not wait behind
+        a full backlog that nobody will read any more.
+        """
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self._queue.task_done()
+        self._queue.put_nowait(None)
+
+
+class Connection:
+    """One open socket in a live room, and the way to end it from anywhere: a host action, the
+    end of the room, a full backlog, or the client leaving."""
+
+    def __init__(self, *, account_id: int | None) -> None:
+        self.account_id = account_id
+        self.muted = False
+        self._stop: asyncio.Future[Close] = asyncio.get_running_loop().create_future()
+        self._on_stop: list[Callable[[], None]] = []
+        self.finished = asyncio.Event()
+        """Set by the socket's owner once its cleanup (flushing captions) is complete."""
+
+    def stop(self, close: Close) -> None:
+        """Ask the connection to end; the first reason given wins."""
+        if self._stop.done():
+            return
+        self._stop.set_result(close)
+        for callback in self._on_stop:
+            callback()
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        if self._stop.done():
+            callback()
+        else:
+            self._on_stop.append(callback)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.done()
+
+    async def stopped(self) -> Close:
+        return await asyncio.shield(self._stop)
+
+
+@dataclass(slots=True)
+class Voice:
+    """Someone holding a voice role (host, co-host, speaker), as the roster shows them."""
+
+    handle: str
+    name: str
+    role: Role
+    muted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    account_id: int
+    handle: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    id: int
+    url: str
+    title: str
+    pinned_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "url": self.url, "title": self.title,
+                "pinned_at": self.pinned_at.isoformat()}
+
+
+@dataclass(slots=True)
+class LiveRoom:
+    """The in-memory side of one live room."""
+
+    id: str
+    title: str
+    record: bool
+    captions_public: bool
+    started_at: datetime
+    voices: dict[int, Voice]
+    state: RoomState = RoomState.LIVE
+    pins: list[Pin] = field(default_factory=list)
+    connections: set[Connection] = field(default_factory=set)
+    audio: dict[int, Connection] = field(default_factory=dict)
+    present: dict[int, tuple[Listener, int]] = field(default_factory=dict)
+    """Signed-in accounts with caption connections open, and how many each has open."""
+    anonymous: int = 0
+    finals: deque[tuple[float, int, bytes]] = field(default_factory=deque)
+    """(published at, seq, JSON) of recent finals, oldest first, for late joiners."""
+    reactions: dict[int, deque[float]] = field(default_factory=dict)
+    next_pin: int = 1
+    roster_task: asyncio.Task[None] | None = None
+
+    @property
+    def channel(self) -> str:
+        return f"room:{self.id}"
+
+    def room_time(self) -> float:
+        """Seconds since the room started: the time base of every caption."""
+        return max(0.0, (datetime.now(UTC) - self.started_at).total_seconds())
+
+    def room_event(self) -> dict[str, Any]:
+        return {"type": "room", "room": self.id, "state": str(self.state), "title": self.title,
+                "record": self.record, "captions_public": self.captions_public}
+
+    def roster_event(self) -> dict[str, Any]:
+        rank = {Role.HOST: 0, Role.COHOST: 1, Role.SPEAKER: 2}
+        voices = sorted(self.voices.items(), key=lambda kv: (rank.get(kv[1].role, 3), kv[1].name))
+        listeners = [who for who, _ in self.present.values()
+                     if who.account_id not in self.voices]
+        return {
+            "type": "roster", "room": self.id,
+            "voices": [{"id": v.handle, "name": v.name, "role": str(v.role), "muted": v.muted,
+                        "streaming": account_id in self.audio} for account_id, v in voices],
+            "listeners": [{"id": who.handle, "name": who.name}
+                          for who in sorted(listeners, key=lambda w: w.name)[:ROSTER_LISTENERS]],
+            "listener_count": len(listeners),
+            "anonymous": self.anonymous,
+        }
+
+    def pins_event(self) -> dict[str, Any]:
+        return {"type": "pins", "room": self.id, "pins": [p.to_json() for p in self.pins]}
+
+    def recent_finals(self, now: float) -> list[tuple[int, bytes]]:
+        while self.finals and self.finals[0][0] < now - HISTORY_SECONDS:
+            self.finals.popleft()
+        return [(seq, data) for _, seq, data in self.finals]
+
+
+class _Head(msgspec.Struct):
+    """The fields a relay needs from an event, decoded without the rest (words, text)."""
+
+    type: str
+    seq: int | None = None
+    state: str | None = None
+
+
+_decode_head = msgspec.json.Decoder(_Head).decode
+_encode = msgspec.json.Encoder().encode
+
+
+class LiveRooms:
+    """Every live room of this process: publishes to their channels and relays to listeners.
+
+    Runs on the event loop only; nothing here blocks or touches the database.
+    """
+
+    def __init__(self, channels: ChannelsPlugin, *, clock: Callable[[], float] = time.monotonic,
+                 roster_delay: float = ROSTER_DELAY, end_grace: float = END_GRACE) -> None:
+        self.channels = channels
+        self.clock = clock
+        self.roster_delay = roster_delay
+        self.end_grace = end_grace
+        self._rooms: dict[str, LiveRoom] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def get(self, room_id: str) -> LiveRoom | None:
+        return self._rooms.get(room_id)
+
+    def open(self, room: LiveRoom) -> LiveRoom:
+        """Register a live room; an already registered one is kept (it holds live state)."""
+        return self._rooms.setdefault(room.id, room)
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def publish(self, room: LiveRoom, event: dict[str, Any]) -> None:
+        if room.state is RoomState.LIVE:
+            self.channels.publish(_encode(event), room.channel)
+
+    def caption_sink(self, room: LiveRoom) -> CaptionSink:
+        """Where a speaker's live stream delivers caption events for this room."""
+
+        async def deliver(event: CaptionEvent) -> None:
+            if room.state is not RoomState.LIVE:
+                return
+            data = _encode(event.to_json())
+            if event.type == "final":
+                room.finals.append((self.clock(), event.seq, data))
+            self.channels.publish(data, room.channel)
+
+        return deliver
+
+    def roster_changed(self, room: LiveRoom) -> None:
+        if room.roster_task is None or room.roster_task.done():
+            room.roster_task = self._spawn(self._publish_roster(room))
+
+    async def _publish_roster(self, room: LiveRoom) -> None:
+        await asyncio.sleep(self.roster_delay)
+        self.publish(room, room.roster_event())
+
+    # -- room extras ---------------------------------------------------------------------------
+
+    def react(self, room: LiveRoom, who: Listener, emoji: str) -> None:
+        now = self.clock()
+        recent = room.reactions.setdefault(who.account_id, deque())
+        while recent and recent[0] < now - REACTION_WINDOW:
+            recent.popleft()
+        if len(recent) >= REACTION_LIMIT:
+            raise Conflict(f"at most {REACTION_LIMIT} reactions per {REACTION_WINDOW:g} seconds")
+        recent.append(now)
+        self.publish(room, {"type": "reaction", "room": room.id, "emoji": emoji,
+                            "from": {"id": who.handle, "name": who.name}})
+
+    def pin(self, room: LiveRoom, url: str, title: str) -> Pin:
+        if len(room.pins) >= MAX_PINS:
+            raise Conflict(f"at most {MAX_PINS} links may be pinned; unpin one first")
+        pin = Pin(id=room.next_pin, url=url, title=title, pinned_at=datetime.now(UTC))
+        room.next_pin += 1
+        room.pins.append(pin)
+        self.publish(room, room.pins_event())
+        return pin
+
+    def unpin(self, room: LiveRoom, pin_id: int) -> None:
+        kept = [p for p in room.pins if p.id != pin_id]
+        if len(kept) == len(room.pins):
+            raise NotFound(f"no pin {pin_id}")
+        room.pins = kept
+        self.publish(room, room.pins_event())
+
+    # -- roles and moderation --------------------------------------------------------------------
+
+    def set_voice(self, room: LiveRoom, account_id: int, voice: Voice | None) -> None:
+        """Record a role change; losing a voice also closes that account's audio socket."""
+        if voice is None:
+            room.voices.pop(account_id, None)
+            self._stop(room.audio.get(account_id), REVOKED)
+        else:
+            room.voices[account_id] = voice
+            self.set_muted(room, account_id, voice.muted)
+        self.roster_changed(room)
+
+    def set_muted(self, room: LiveRoom, account_id: int, muted: bool) -> None:
+        voice = room.voices.get(account_id)
+        if voice is not None and voice.muted != muted:
+            voice.muted = muted
+            self.roster_changed(room)
+        conn = room.audio.get(account_id)
+        if conn is not None:
+            conn.muted = muted
+
+    def kick(self, room: LiveRoom, account_id: int, close: Close) -> None:
+        """Close every socket `account_id` holds in the room (removal, block)."""
+        room.voices.pop(account_id, None)
+        for conn in [c for c in room.connections if c.account_id == account_id]:
+            conn.stop(close)
+        self._stop(room.audio.get(account_id), close)
+        self.roster_changed(room)
+
+    @staticmethod
+    def _stop(conn: Connection | None, close: Close) -> None:
+        if conn is not None:
+            conn.stop(close)
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def attach_audio(self, room: LiveRoom, account_id: int, conn: Connection) -> None:
+        """One audio socket per speaker: a newer one replaces the older (a reconnecting phone)."""
+        self._stop(room.audio.get(account_id), REPLACED)
+        voice = room.voices.get(account_id)
+        conn.muted = voice.muted if voice is not None else False
+        room.audio[account_id] = conn
+        self.roster_changed(room)
+
+    def detach_audio(self, room: LiveRoom, account_id: int, conn: Connection) -> None:
+        if room.audio.get(account_id) is conn:
+            del room.audio[account_id]
+            self.roster_changed(room)
+
+    async def relay(self, room: LiveRoom, conn: Connection,
+                    who: Listener | None) -> AsyncGenerator[bytes, None]:
+        """The events one listener receives, from its joining snapshot until `conn` stops.
+
+        Subscribes before reading the history, so no event falls between the two; an event that
+        reaches both is recognised by its `seq` and sent once.
+        """
+        subscriber = await self.channels.subscribe(room.channel)
+        assert isinstance(subscriber, DroppingSubscriber), "app.py sets subscriber_class"
+        subscriber.on_overflow = lambda: conn.stop(TOO_SLOW)
+        conn.on_stop(subscriber.end_now)
+        self._join(room, conn, who)
+        try:
+            history = room.recent_finals(self.clock())
+            last_seq = history[-1][0] if history else -1
+            for event in (room.room_event(), room.roster_event(), room.pins_event()):
+                yield _encode(event)
+            for _, data in history:
+                yield data
+            async for data in subscriber.iter_events():
+                head = _decode_head(data)
+                if head.type in ("partial", "final") and (head.seq or 0) <= last_seq:
+                    continue
+                yield data
+                if head.type == "room" and head.state == RoomState.ENDED:
+                    conn.stop(ENDED)
+                    return
+        finally:
+            self._leave(room, conn, who)
+            # Runs even while the listener's task is being cancelled (it disconnected).
+            with anyio.CancelScope(shield=True):
+                await self.channels.unsubscribe(subscriber, room.channel)
+
+    def _join(self, room: LiveRoom, conn: Connection, who: Listener | None) -> None:
+        room.connections.add(conn)
+        if who is None:
+            room.anonymous += 1
+        else:
+            _, count = room.present.get(who.account_id, (who, 0))
+            room.present[who.account_id] = (who, count + 1)
+        self.roster_changed(room)
+
+    def _leave(self, room: LiveRoom, conn: Connection, who: Listener | None) -> None:
+        room.connections.discard(conn)
+        if who is None:
+            room.anonymous -= 1
+        else:
+            _, count = room.present[who.account_id]
+            if count > 1:
+                room.present[who.account_id] = (who, count - 1)
+            else:
+                del room.present[who.account_id]
+        self.roster_changed(room)
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    async def end(self, room: LiveRoom) -> None:
+        """End the room: flush every speaker's last captions, tell everyone, close every socket."""
+        speakers = list(room.audio.values())
+        for conn in speakers:
+            conn.stop(ENDED)
+        await _wait_all((c.finished.wait() for c in speakers), within=AUDIO_FINISH_TIMEOUT)
+        self.publish(room, {**room.room_event(), "state": str(RoomState.ENDED)})
+        room.state = RoomState.ENDED
+        self._rooms.pop(room.id, None)
+        self._spawn(self._reap(room))
+
+    async def _reap(self, room: LiveRoom) -> None:
+        """Close listeners that have not acted on the room-ended event (stalled sends)."""
+        await asyncio.sleep(self.end_grace)
+        for conn in list(room.connections):
+            conn.stop(ENDED)
+
+    async def close(self) -> None:
+        """App shutdown: every socket is told the server is going away."""
+        for room in list(self._rooms.values()):
+            for conn in [*room.connections, *room.audio.values()]:
+                conn.stop(SHUTDOWN)
+        for task in list(self._tasks):
+            task.cancel()
+        await _wait_all(self._tasks, within=5.0)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+async def _wait_all(aws: Iterable[Any], *, within: float) -> None:
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=within)
+    for task in pending:
+        task.cancel()

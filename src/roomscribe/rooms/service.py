@@ -1,0 +1,642 @@
+"""Rooms: creation, scheduling, roles, speak requests, invitations, moderation and room extras.
+
+Each operation is one database transaction, run in a worker thread, followed by its live effects
+(roster updates, closing sockets) on the event loop. Changes to one room are serialised by an
+asyncio lock per room, so two approvals cannot both take the tenth speaker slot; this holds within
+one process, which is also what the in-memory live state assumes.
+
+Decisions where the issue was silent (the rules themselves are in `rules.py`):
+
+- A room created without `scheduled_for` goes live at once; with it, it waits as `scheduled` and
+  the host starts it (early or late) or cancels it. Nothing about a room can change once it is
+  live: title, policy, recording and public captions are all chosen before the start.
+- A request to speak or an acceptance carries the consent in a recorded room; the host's consent
+  is implied by choosing to record. Consent times are kept even when the speaker is later moved
+  back to listener, as evidence for what was recorded while they spoke.
+- Invitations may be sent before the start, so a room can open with its speakers in place;
+  requests, approvals, reactions and pins need the room live.
+- Muting is done by a host or co-host (to those below them) or by oneself; unmuting only by
+  oneself, so nobody's microphone is turned on by someone else.
+- Removing puts someone back to plain listener and closes their sockets; they may come back.
+  Blocking keeps them out of this room until a host or co-host unblocks them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import TypeVar
+from weakref import WeakValueDictionary
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
+
+from roomscribe.accounts.service import is_following, require_account
+from roomscribe.accounts.tables import Account, utcnow
+from roomscribe.captions.events import Speaker
+from roomscribe.db import session_scope
+from roomscribe.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from roomscribe.rooms import rules
+from roomscribe.rooms.audio import AudioSink, CaptionSource, SpeakerFeed
+from roomscribe.rooms.live import BLOCKED, REMOVED, Close, Listener, LiveRoom, LiveRooms, Pin, Voice
+from roomscribe.rooms.schemas import (
+    InvitationAccept,
+    InvitationCreate,
+    MemberPublic,
+    PinCreate,
+    PinPublic,
+    ReactionCreate,
+    RoleChange,
+    RoomCreate,
+    RoomPublic,
+    RoomUpdate,
+    SpeakRequestCreate,
+)
+from roomscribe.rooms.tables import Member, Role, Room, RoomState
+
+T = TypeVar("T")
+
+LIST_LIMIT = 100
+
+
+def new_room_id() -> str:
+    """Short, URL-safe and unguessable (64 random bits): the link is how rooms are shared."""
+    return secrets.token_urlsafe(8)
+
+
+class RoomService:
+    def __init__(self, engine: Engine, live: LiveRooms, *, captions: CaptionSource,
+                 recorder: AudioSink) -> None:
+        self.engine = engine
+        self.live = live
+        self.captions = captions
+        self.recorder = recorder
+        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    async def _tx(self, work: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with session_scope(self.engine) as session:
+                return work(session)
+
+        return await asyncio.to_thread(run)
+
+    @asynccontextmanager
+    async def _serial(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            yield
+
+    async def _change(self, room_id: str, work: Callable[[Session], T]) -> T:
+        async with self._serial(f"room:{room_id}"):
+            return await self._tx(work)
+
+    async def _live_room(self, room: Room) -> LiveRoom:
+        """The live state of a live room, rebuilt from the database after a restart."""
+        existing = self.live.get(room.id)
+        if existing is not None:
+            return existing
+        voices = await self._tx(lambda session: _voices(session, room.id))
+        assert room.started_at is not None
+        return self.live.open(LiveRoom(
+            id=room.id, title=room.title, record=room.record,
+            captions_public=room.captions_public, started_at=room.started_at, voices=voices))
+
+    def _voice_changed(self, room_id: str, account: Account, member: Member) -> None:
+        live = self.live.get(room_id)
+        if live is None:
+            return
+        assert account.id is not None
+        voice = Voice(account.handle, account.display_name, member.role, member.muted) \
+            if member.role in rules.VOICES else None
+        self.live.set_voice(live, account.id, voice)
+
+    # -- rooms ----------------------------------------------------------------------------------
+
+    async def create(self, caller: Account, data: RoomCreate) -> RoomPublic:
+        def work(session: Session) -> RoomPublic:
+            now = utcnow()
+            if data.scheduled_for is not None:
+                rules.check_schedule(data.scheduled_for, now)
+                rules.check_one_pending(session.exec(
+                    select(func.count()).select_from(Room)
+                    .where(Room.host_id == caller.id, Room.state == RoomState.SCHEDULED)).one())
+            live = data.scheduled_for is None
+            room = Room.model_validate(data, update={
+                "id": new_room_id(), "host_id": caller.id,
+                "state": RoomState.LIVE if live else RoomState.SCHEDULED,
+                "started_at": now if live else None})
+            session.add(room)
+            session.flush()  # the host's row refers to the room, and no relationship orders them
+            session.add(Member(room_id=room.id, account_id=_id(caller), role=Role.HOST,
+                               consent_at=now if room.record else None))
+            return _room_public(session, room)
+
+        async with self._serial(f"host:{caller.id}"):
+            return await self._tx(work)
+
+    async def get(self, viewer: Account | None, room_id: str) -> RoomPublic:
+        def work(session: Session) -> RoomPublic:
+            room = _room(session, room_id)
+            _check_can_listen(room, viewer, _role(session, room_id, viewer))
+            return _room_public(session, room)
+
+        return await self._tx(work)
+
+    async def browse(self, caller: Account) -> list[RoomPublic]:
+        """Rooms one can join or look forward to: live ones, then scheduled ones, newest first."""
+        def work(session: Session) -> list[RoomPublic]:
+            rooms = session.exec(
+                select(Room).where(col(Room.state).in_([RoomState.LIVE, RoomState.SCHEDULED]))
+                .order_by(col(Room.state), col(Room.created_at).desc()).limit(LIST_LIMIT)).all()
+            return [_room_public(session, room) for room in rooms]
+
+        return await self._tx(work)
+
+    async def update(self, caller: Account, room_id: str, data: RoomUpdate) -> RoomPublic:
+        def work(session: Session) -> RoomPublic:
+            room = _room(session, room_id)
+            rules.check_host(_role(session, room_id, caller))
+            if room.state is not RoomState.SCHEDULED:
+                raise Conflict("only a scheduled room can be changed; all is fixed at the start")
+            changes = data.model_dump(exclude_unset=True)
+            if changes.get("scheduled_for") is not None:
+                rules.check_schedule(changes["scheduled_for"], utcnow())
+            elif "scheduled_for" in changes:
+                raise Conflict("a scheduled room keeps a start time; cancel it instead")
+            room.sqlmodel_update(changes)
+            session.add(room)
+            return _room_public(session, room)
+
+        return await self._change(room_id, work)
+
+    async def start(self, caller: Account, room_id: str) -> RoomPublic:
+        def work(session: Session) -> tuple[Room, RoomPublic]:
+            room = _room(session, room_id)
+            rules.check_host(_role(session, room_id, caller))
+            rules.check_transition(room.state, RoomState.LIVE)
+            room.state, room.started_at = RoomState.LIVE, utcnow()
+            session.add(room)
+            return room, _room_public(session, room)
+
+        room, public = await self._change(room_id, work)
+        await self._live_room(room)
+        return public
+
+    async def cancel(self, caller: Account, room_id: str) -> RoomPublic:
+        def work(session: Session) -> RoomPublic:
+            room = _room(session, room_id)
+            rules.check_host(_role(session, room_id, caller))
+            rules.check_transition(room.state, RoomState.CANCELLED)
+            room.state, room.ended_at = RoomState.CANCELLED, utcnow()
+            session.add(room)
+            return _room_public(session, room)
+
+        return await self._change(room_id, work)
+
+    async def end(self, caller: Account, room_id: str) -> RoomPublic:
+        """End the room: its captions are flushed, everyone is told, every socket closes."""
+        def work(session: Session) -> RoomPublic:
+            room = _room(session, room_id)
+            rules.check_host(_role(session, room_id, caller))
+            rules.check_transition(room.state, RoomState.ENDED)
+            room.state, room.ended_at = RoomState.ENDED, utcnow()
+            session.add(room)
+            return _room_public(session, room)
+
+        public = await self._change(room_id, work)
+        live = self.live.get(room_id)
+        if live is not None:
+            await self.live.end(live)
+        return public
+
+    # -- people ---------------------------------------------------------------------------------
+
+    async def members(self, viewer: Account | None, room_id: str) -> list[MemberPublic]:
+        """Everyone with a standing in the room (voices, pending, blocked), host first."""
+        def work(session: Session) -> list[MemberPublic]:
+            room = _room(session, room_id)
+            role = _role(session, room_id, viewer)
+            _check_can_listen(room, viewer, role)
+            rows = session.exec(select(Member, Account)
+                                .join(Account, col(Account.id) == col(Member.account_id))
+                                .where(Member.room_id == room_id)).all()
+            blocked_visible = role in rules.MODERATORS
+            return sorted((_member_public(a, m) for m, a in rows
+                           if blocked_visible or m.role is not Role.BLOCKED), key=_member_order)
+
+        return await self._tx(work)
+
+    async def request_to_speak(self, caller: Account, room_id: str,
+                               data: SpeakRequestCreate) -> MemberPublic:
+        def work(session: Session) -> MemberPublic:
+            room = _room(session, room_id)
+            member = _member(session, room_id, caller)
+            rules.check_live(room.state)
+            if member.requested_at is not None and member.role is Role.LISTENER:
+                raise Conflict("you already asked to speak")
+            rules.check_may_request(
+                policy=room.speak_policy, role=member.role, invited=member.invited_at is not None,
+                host_follows=is_following(session, follower_id=room.host_id,
+                                          followee_id=_id(caller)),
+                record=room.record, consent=data.consent)
+            now = utcnow()
+            member.requested_at = now
+            _store_consent(room, member, now)
+            session.add(member)
+            return _member_public(caller, member)
+
+        return await self._change(room_id, work)
+
+    async def requests(self, caller: Account, room_id: str) -> list[MemberPublic]:
+        """Pending requests to speak, oldest first (moderators only)."""
+        def work(session: Session) -> list[MemberPublic]:
+            _room(session, room_id)
+            rules.check_moderator(_role(session, room_id, caller))
+            rows = session.exec(select(Member, Account)
+                                .join(Account, col(Account.id) == col(Member.account_id))
+                                .where(Member.room_id == room_id, Member.role == Role.LISTENER,
+                                       col(Member.requested_at).is_not(None))
+                                .order_by(col(Member.requested_at))).all()
+            return [_member_public(a, m) for m, a in rows]
+
+        return await self._tx(work)
+
+    async def approve(self, caller: Account, room_id: str, handle: str) -> MemberPublic:
+        def work(session: Session) -> tuple[Account, Member]:
+            room = _room(session, room_id)
+            rules.check_moderator(_role(session, room_id, caller))
+            rules.check_live(room.state)
+            target = require_account(session, handle=handle)
+            member = _member(session, room_id, target)
+            if member.requested_at is None or member.role is not Role.LISTENER:
+                raise NotFound(f"{target.handle} has no pending request to speak")
+            rules.check_speaker_slot(_count(session, room_id, Role.SPEAKER))
+            _reset(member, Role.SPEAKER)
+            session.add(member)
+            return target, member
+
+        return await self._voice_change(room_id, work)
+
+    async def withdraw_request(self, caller: Account, room_id: str, handle: str) -> None:
+        """The requester withdraws, or a host or co-host declines."""
+        def work(session: Session) -> None:
+            _room(session, room_id)
+            target = require_account(session, handle=handle)
+            if target.id != caller.id:
+                rules.check_moderator(_role(session, room_id, caller))
+            member = _member(session, room_id, target)
+            if member.requested_at is None:
+                raise NotFound(f"{target.handle} has no pending request to speak")
+            member.requested_at = None
+            session.add(member)
+
+        await self._change(room_id, work)
+
+    async def invite(self, caller: Account, room_id: str, data: InvitationCreate) -> MemberPublic:
+        def work(session: Session) -> MemberPublic:
+            room = _room(session, room_id)
+            rules.check_moderator(_role(session, room_id, caller))
+            rules.check_open(room.state)
+            target = require_account(session, handle=data.handle)
+            member = _member(session, room_id, target)
+            if member.role is Role.BLOCKED:
+                raise Conflict(f"{target.handle} is blocked from this room")
+            if member.role in rules.VOICES:
+                raise Conflict(f"{target.handle} is already a {member.role}")
+            member.invited_at = utcnow()
+            session.add(member)
+            return _member_public(target, member)
+
+        return await self._change(room_id, work)
+
+    async def accept_invitation(self, caller: Account, room_id: str,
+                                data: InvitationAccept) -> MemberPublic:
+        def work(session: Session) -> tuple[Account, Member]:
+            room = _room(session, room_id)
+            member = _member(session, room_id, caller)
+            rules.check_not_blocked(member.role)
+            rules.check_open(room.state)
+            if member.invited_at is None or member.role is not Role.LISTENER:
+                raise NotFound("you have no open invitation to speak in this room")
+            rules.check_consent(record=room.record, consent=data.consent)
+            rules.check_speaker_slot(_count(session, room_id, Role.SPEAKER))
+            _store_consent(room, member, utcnow())
+            _reset(member, Role.SPEAKER)
+            session.add(member)
+            return caller, member
+
+        return await self._voice_change(room_id, work)
+
+    async def withdraw_invitation(self, caller: Account, room_id: str, handle: str) -> None:
+        """A host or co-host withdraws the invitation, or the invited account declines it."""
+        def work(session: Session) -> None:
+            _room(session, room_id)
+            target = require_account(session, handle=handle)
+            if target.id != caller.id:
+                rules.check_moderator(_role(session, room_id, caller))
+            member = _member(session, room_id, target)
+            if member.invited_at is None:
+                raise NotFound(f"{target.handle} has no open invitation")
+            member.invited_at = None
+            session.add(member)
+
+        await self._change(room_id, work)
+
+    async def set_role(self, caller: Account, room_id: str, handle: str,
+                       data: RoleChange) -> MemberPublic:
+        """Host only: speaker → co-host (2 at most), co-host → speaker, either → listener.
+
+        Voices come only through a request or an invitation the person accepted, so nobody is
+        made to speak (or recorded) without having agreed to.
+        """
+        def work(session: Session) -> tuple[Account, Member]:
+            room = _room(session, room_id)
+            rules.check_host(_role(session, room_id, caller))
+            rules.check_open(room.state)
+            target = require_account(session, handle=handle)
+            member = _member(session, room_id, target)
+            rules.check_outranks(Role.HOST, member.role)
+            if data.role is Role.COHOST:
+                if member.role is not Role.SPEAKER:
+                    raise Conflict(f"only a speaker can become a co-host; {handle} is a "
+                                   f"{member.role}")
+                rules.check_cohost_slot(_count(session, room_id, Role.COHOST))
+            elif data.role is Role.SPEAKER:
+                if member.role is not Role.COHOST:
+                    raise Conflict(f"only a co-host can become a speaker; {handle} is a "
+                                   f"{member.role}")
+                rules.check_speaker_slot(_count(session, room_id, Role.SPEAKER))
+            elif member.role not in rules.VOICES:
+                raise Conflict(f"{handle} is already a {member.role}")
+            member.role = data.role
+            session.add(member)
+            return target, member
+
+        return await self._voice_change(room_id, work)
+
+    async def revoke(self, caller: Account, room_id: str, handle: str) -> MemberPublic:
+        """Take the right to speak away: the target becomes a listener and their audio stops."""
+        def work(session: Session) -> tuple[Account, Member]:
+            _room(session, room_id)
+            target, member = _target(session, room_id, caller, handle)
+            if member.role not in rules.VOICES:
+                raise Conflict(f"{target.handle} is not speaking")
+            _reset(member, Role.LISTENER)
+            session.add(member)
+            return target, member
+
+        return await self._voice_change(room_id, work)
+
+    async def mute(self, caller: Account, room_id: str, handle: str) -> MemberPublic:
+        def work(session: Session) -> tuple[Account, Member]:
+            _room(session, room_id)
+            target = require_account(session, handle=handle)
+            member = _member(session, room_id, target)
+            if target.id != caller.id:
+                rules.check_outranks(_role(session, room_id, caller), member.role)
+            if member.role not in rules.VOICES:
+                raise Conflict(f"{target.handle} is not speaking")
+            member.muted = True
+            session.add(member)
+            return target, member
+
+        return await self._voice_change(room_id, work)
+
+    async def unmute(self, caller: Account, room_id: str, handle: str) -> MemberPublic:
+        def work(session: Session) -> tuple[Account, Member]:
+            _room(session, room_id)
+            target = require_account(session, handle=handle)
+            if target.id != caller.id:
+                raise Forbidden("only the speaker can turn their own microphone back on")
+            member = _member(session, room_id, target)
+            if member.role not in rules.VOICES:
+                raise Conflict("you are not speaking")
+            member.muted = False
+            session.add(member)
+            return target, member
+
+        return await self._voice_change(room_id, work)
+
+    async def remove(self, caller: Account, room_id: str, handle: str) -> MemberPublic:
+        def work(session: Session) -> tuple[Account, Member]:
+            _room(session, room_id)
+            target, member = _target(session, room_id, caller, handle)
+            if member.role is Role.BLOCKED:
+                raise Conflict(f"{target.handle} is blocked; unblock instead")
+            _reset(member, Role.LISTENER)
+            session.add(member)
+            return target, member
+
+        target, member = await self._change(room_id, work)
+        self._kicked(room_id, target, REMOVED)
+        return _member_public(target, member)
+
+    async def block(self, caller: Account, room_id: str, handle: str) -> MemberPublic:
+        def work(session: Session) -> tuple[Account, Member]:
+            _room(session, room_id)
+            target, member = _target(session, room_id, caller, handle)
+            _reset(member, Role.BLOCKED)
+            session.add(member)
+            return target, member
+
+        target, member = await self._change(room_id, work)
+        self._kicked(room_id, target, BLOCKED)
+        return _member_public(target, member)
+
+    async def unblock(self, caller: Account, room_id: str, handle: str) -> None:
+        def work(session: Session) -> None:
+            _room(session, room_id)
+            rules.check_moderator(_role(session, room_id, caller))
+            target = require_account(session, handle=handle)
+            member = _member(session, room_id, target)
+            if member.role is not Role.BLOCKED:
+                raise NotFound(f"{target.handle} is not blocked")
+            member.role = Role.LISTENER
+            session.add(member)
+
+        await self._change(room_id, work)
+
+    async def _voice_change(self, room_id: str,
+                            work: Callable[[Session], tuple[Account, Member]]) -> MemberPublic:
+        account, member = await self._change(room_id, work)
+        self._voice_changed(room_id, account, member)
+        return _member_public(account, member)
+
+    def _kicked(self, room_id: str, target: Account, close: Close) -> None:
+        live = self.live.get(room_id)
+        if live is not None:
+            self.live.kick(live, _id(target), close)
+
+    # -- room extras ----------------------------------------------------------------------------
+
+    async def react(self, caller: Account, room_id: str, data: ReactionCreate) -> None:
+        live, _ = await self._live_for(caller, room_id, host_only=False)
+        assert caller.id is not None
+        self.live.react(live, Listener(caller.id, caller.handle, caller.display_name), data.emoji)
+
+    async def pins(self, viewer: Account | None, room_id: str) -> list[PinPublic]:
+        def work(session: Session) -> Room:
+            room = _room(session, room_id)
+            _check_can_listen(room, viewer, _role(session, room_id, viewer))
+            return room
+
+        room = await self._tx(work)
+        live = self.live.get(room_id) if room.state is RoomState.LIVE else None
+        return [_pin_public(p) for p in (live.pins if live is not None else [])]
+
+    async def pin(self, caller: Account, room_id: str, data: PinCreate) -> PinPublic:
+        live, _ = await self._live_for(caller, room_id, host_only=True)
+        return _pin_public(self.live.pin(live, data.url, data.title))
+
+    async def unpin(self, caller: Account, room_id: str, pin_id: int) -> None:
+        live, _ = await self._live_for(caller, room_id, host_only=True)
+        self.live.unpin(live, pin_id)
+
+    async def _live_for(self, caller: Account, room_id: str, *,
+                        host_only: bool) -> tuple[LiveRoom, Role]:
+        def work(session: Session) -> tuple[Room, Role]:
+            room = _room(session, room_id)
+            role = _role(session, room_id, caller)
+            rules.check_not_blocked(role)
+            if host_only:
+                rules.check_host(role)
+            rules.check_live(room.state)
+            return room, role
+
+        room, role = await self._tx(work)
+        return await self._live_room(room), role
+
+    # -- sockets --------------------------------------------------------------------------------
+
+    async def join_captions(self, viewer: Account | None,
+                            room_id: str) -> tuple[LiveRoom, Listener | None]:
+        """May `viewer` read this room's live captions? Anonymous only when they are public."""
+        def work(session: Session) -> Room:
+            room = _room(session, room_id)
+            _check_can_listen(room, viewer, _role(session, room_id, viewer))
+            rules.check_live(room.state)
+            return room
+
+        room = await self._tx(work)
+        who = None if viewer is None else Listener(_id(viewer), viewer.handle,
+                                                   viewer.display_name)
+        return await self._live_room(room), who
+
+    async def join_audio(self, speaker: Account, room_id: str) -> tuple[LiveRoom, SpeakerFeed]:
+        """Only the host, co-hosts and speakers of a live room send audio."""
+        def work(session: Session) -> tuple[Room, Role]:
+            room = _room(session, room_id)
+            rules.check_live(room.state)
+            return room, _role(session, room_id, speaker)
+
+        room, role = await self._tx(work)
+        rules.check_not_blocked(role)
+        if role not in rules.VOICES:
+            raise Forbidden("only the host, co-hosts and speakers may send audio")
+        live = await self._live_room(room)
+        feed = SpeakerFeed(room=room.id, speaker=Speaker(id=speaker.handle,
+                                                         name=speaker.display_name),
+                           captions=self.captions, sink=self.live.caption_sink(live),
+                           recorder=self.recorder if room.record else None,
+                           room_time=live.room_time)
+        return live, feed
+
+
+# -- data functions (run inside a transaction) ---------------------------------------------------
+
+
+def _id(account: Account) -> int:
+    assert account.id is not None, "accounts reach services after being stored"
+    return account.id
+
+
+def _room(session: Session, room_id: str) -> Room:
+    room = session.get(Room, room_id)
+    if room is None:
+        raise NotFound(f"no room {room_id!r}")
+    return room
+
+
+def _member(session: Session, room_id: str, account: Account) -> Member:
+    """The account's standing in the room; a fresh listener row when it has none yet."""
+    member = session.get(Member, (room_id, _id(account)))
+    return member or Member(room_id=room_id, account_id=_id(account))
+
+
+def _role(session: Session, room_id: str, account: Account | None) -> Role:
+    if account is None:
+        return Role.LISTENER
+    member = session.get(Member, (room_id, _id(account)))
+    return member.role if member is not None else Role.LISTENER
+
+
+def _target(session: Session, room_id: str, caller: Account,
+            handle: str) -> tuple[Account, Member]:
+    """The account a moderator acts on, after checking the caller outranks it."""
+    actor = _role(session, room_id, caller)
+    rules.check_moderator(actor)
+    target = require_account(session, handle=handle)
+    member = _member(session, room_id, target)
+    rules.check_outranks(actor, member.role)
+    return target, member
+
+
+def _count(session: Session, room_id: str, role: Role) -> int:
+    return session.exec(select(func.count()).select_from(Member)
+                        .where(Member.room_id == room_id, Member.role == role)).one()
+
+
+def _voices(session: Session, room_id: str) -> dict[int, Voice]:
+    rows = session.exec(select(Member, Account)
+                        .join(Account, col(Account.id) == col(Member.account_id))
+                        .where(Member.room_id == room_id,
+                               col(Member.role).in_(list(rules.VOICES)))).all()
+    return {m.account_id: Voice(a.handle, a.display_name, m.role, m.muted) for m, a in rows}
+
+
+def _check_can_listen(room: Room, viewer: Account | None, role: Role) -> None:
+    if viewer is None and not room.captions_public:
+        raise NotAuthenticated("sign in to follow this room")
+    rules.check_not_blocked(role)
+
+
+def _store_consent(room: Room, member: Member, now: datetime) -> None:
+    """The first consent is kept: it covers everything recorded since."""
+    if room.record and member.consent_at is None:
+        member.consent_at = now
+
+
+def _reset(member: Member, role: Role) -> None:
+    member.role, member.muted = role, False
+    member.requested_at = member.invited_at = None
+
+
+def _room_public(session: Session, room: Room) -> RoomPublic:
+    host = session.get(Account, room.host_id)
+    assert host is not None
+    return RoomPublic.model_validate(room, from_attributes=True,
+                                     update={"host": host.handle, "host_name": host.display_name})
+
+
+def _member_public(account: Account, member: Member) -> MemberPublic:
+    return MemberPublic(handle=account.handle, display_name=account.display_name,
+                        role=member.role, muted=member.muted, requested_at=member.requested_at,
+                        invited_at=member.invited_at, consent_at=member.consent_at)
+
+
+_ORDER = {Role.HOST: 0, Role.COHOST: 1, Role.SPEAKER: 2, Role.LISTENER: 3, Role.BLOCKED: 4}
+
+
+def _member_order(member: MemberPublic) -> tuple[int, str]:
+    return _ORDER[member.role], member.handle
+
+
+def _pin_public(pin: Pin) -> PinPublic:
+    return PinPublic(id=pin.id, url=pin.url, title=pin.title, pinned_at=pin.pinned_at)

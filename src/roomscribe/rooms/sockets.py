@@ -1,0 +1,183 @@
+"""A room's streams on the wire: speaker audio in (WebSocket), room events out (WebSocket, SSE).
+
+Close codes are listed in `roomscribe.rooms.live`. A refused socket is accepted and then closed
+with its code and reason, because a close before accepting reaches a browser as a bare failed
+handshake with neither. Each socket runs in its own task and every failure is contained in it: a
+bad frame or a crashed caption stream closes that socket only, the room and other streams carry on.
+
+Over SSE the events are the same JSON messages (no `event:` names, so `onmessage` sees them all);
+when the stream ends, a last message `{"type": "close", "code", "reason"}` says why, with the code
+a WebSocket would have been closed with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+from litestar import WebSocket
+from litestar.exceptions import WebSocketException
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from roomscribe.accounts.security import stream_token
+from roomscribe.accounts.service import AccountService
+from roomscribe.accounts.tables import Account
+from roomscribe.errors import NotAuthenticated, RoomscribeError
+from roomscribe.rooms.audio import FrameChecker, SpeakerFeed
+from roomscribe.rooms.live import (
+    INTERNAL,
+    LEFT,
+    SHUTDOWN,
+    Close,
+    Connection,
+    Listener,
+    LiveRoom,
+    LiveRooms,
+    close_for,
+)
+from roomscribe.rooms.service import RoomService
+
+log = logging.getLogger(__name__)
+
+_MAX_REASON_BYTES = 123
+"""The WebSocket protocol's limit on a close reason."""
+
+
+async def serve_audio(socket: WebSocket[Any, Any, Any], room_id: str, rooms: RoomService,
+                      accounts: AccountService) -> None:
+    """One speaker's audio: checked frame by frame, handed to their feed until the socket ends."""
+    await socket.accept()
+    try:
+        speaker = await _identify(socket, accounts)
+        if speaker is None:
+            raise NotAuthenticated("sign in to speak: pass ?token=TOKEN or a bearer header")
+        live, feed = await rooms.join_audio(speaker, room_id)
+    except RoomscribeError as err:
+        await _close(socket, close_for(err))
+        return
+    assert speaker.id is not None
+    conn = Connection(account_id=speaker.id)
+    rooms.live.attach_audio(live, speaker.id, conn)
+    receiver = asyncio.create_task(_receive_audio(socket, conn, feed))
+    try:
+        close = await conn.stopped()
+    finally:
+        receiver.cancel()
+        await asyncio.gather(receiver, return_exceptions=True)
+        rooms.live.detach_audio(live, speaker.id, conn)
+        await _flush(feed)
+        conn.finished.set()
+    await _close(socket, close)
+
+
+async def _receive_audio(socket: WebSocket[Any, Any, Any], conn: Connection,
+                         feed: SpeakerFeed) -> None:
+    checker = FrameChecker()
+    try:
+        while True:
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                conn.stop(LEFT)
+                return
+            frame = message.get("bytes")
+            checker.check(frame if isinstance(frame, bytes) else None)
+            assert isinstance(frame, bytes)
+            if conn.muted:
+                await feed.pause()
+            else:
+                feed.accept(frame)
+    except RoomscribeError as err:
+        conn.stop(close_for(err))
+    except Exception:
+        log.exception("audio socket of %s in room %s failed", feed.speaker.id, feed.room)
+        conn.stop(INTERNAL)
+
+
+async def _flush(feed: SpeakerFeed) -> None:
+    """The speaker's last words become final captions before their socket closes."""
+    try:
+        await feed.pause()
+    except Exception:
+        log.exception("flushing the captions of %s in room %s failed", feed.speaker.id, feed.room)
+
+
+async def serve_captions(socket: WebSocket[Any, Any, Any], room_id: str, rooms: RoomService,
+                         accounts: AccountService) -> None:
+    """A listener's event stream; what the client sends is ignored, its leaving is noticed."""
+    await socket.accept()
+    try:
+        live, who = await rooms.join_captions(await _identify(socket, accounts), room_id)
+    except RoomscribeError as err:
+        await _close(socket, close_for(err))
+        return
+    conn = Connection(account_id=who.account_id if who else None)
+    events = rooms.live.relay(live, conn, who)
+    sender = asyncio.create_task(_send_events(socket, events, conn))
+    receiver = asyncio.create_task(_await_leaving(socket, conn))
+    close = await conn.stopped()
+    # Cancelling the sender also frees a send stuck on a client that stopped reading.
+    for task in (sender, receiver):
+        task.cancel()
+    await asyncio.gather(sender, receiver, return_exceptions=True)
+    await events.aclose()
+    await _close(socket, close)
+
+
+async def _send_events(socket: WebSocket[Any, Any, Any], events: AsyncGenerator[bytes, None],
+                       conn: Connection) -> None:
+    try:
+        async for data in events:
+            await socket.send_text(data)
+    except (WebSocketException, OSError, RuntimeError):
+        conn.stop(LEFT)
+    except Exception:
+        log.exception("caption stream of a listener failed")
+        conn.stop(INTERNAL)
+    finally:
+        # The relay stops `conn` itself before it ends, except when the server shuts down.
+        conn.stop(SHUTDOWN)
+
+
+async def _await_leaving(socket: WebSocket[Any, Any, Any], conn: Connection) -> None:
+    try:
+        while (await socket.receive())["type"] != "websocket.disconnect":
+            continue
+    except (WebSocketException, OSError, RuntimeError):
+        pass
+    conn.stop(LEFT)
+
+
+async def open_event_stream(rooms: RoomService, viewer: Account | None,
+                            room_id: str) -> ServerSentEvent:
+    """The same events over Server-Sent Events; refusals are ordinary HTTP errors."""
+    live, who = await rooms.join_captions(viewer, room_id)
+    return ServerSentEvent(_sse_messages(rooms.live, live, who))
+
+
+async def _sse_messages(hub: LiveRooms, live: LiveRoom,
+                        who: Listener | None) -> AsyncIterator[ServerSentEventMessage]:
+    conn = Connection(account_id=who.account_id if who else None)
+    async for data in hub.relay(live, conn, who):
+        yield ServerSentEventMessage(data=data.decode())
+    conn.stop(SHUTDOWN)
+    close = await conn.stopped()
+    yield ServerSentEventMessage(
+        data=json.dumps({"type": "close", "code": close.code, "reason": close.reason}))
+
+
+async def _identify(socket: WebSocket[Any, Any, Any],
+                    accounts: AccountService) -> Account | None:
+    return await asyncio.to_thread(accounts.identify, stream_token(socket))
+
+
+async def _close(socket: WebSocket[Any, Any, Any], close: Close) -> None:
+    if close is LEFT:
+        return
+    reason = close.reason.encode()[:_MAX_REASON_BYTES].decode(errors="ignore")
+    try:
+        await socket.close(code=close.code, reason=reason)
+    except (WebSocketException, OSError, RuntimeError):
+        log.debug("socket already gone before close %s", close.code)

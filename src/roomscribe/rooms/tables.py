@@ -1,0 +1,73 @@
+"""A room and each account's standing in it.
+
+`Member` holds one row per (room, account) that has any standing beyond "anonymous visitor": the
+host, co-hosts, speakers, listeners with a pending request or invitation, and blocked accounts.
+A listener with nothing pending needs no row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from roomscribe.accounts.tables import UtcDateTime, utcnow
+
+
+class SpeakPolicy(StrEnum):
+    EVERYONE = "everyone"
+    """Any signed-in listener may ask to speak."""
+    FOLLOWED = "followed"
+    """Only people the host follows may ask to speak."""
+    INVITED = "invited"
+    """Only people a host or co-host invited may ask or accept."""
+
+
+class RoomState(StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+
+
+class Role(StrEnum):
+    HOST = "host"
+    COHOST = "cohost"
+    SPEAKER = "speaker"
+    LISTENER = "listener"
+    BLOCKED = "blocked"
+
+
+class RoomBase(SQLModel):
+    title: str = Field(max_length=100)
+    speak_policy: SpeakPolicy = SpeakPolicy.EVERYONE
+    record: bool = False
+    """Chosen before the start and fixed after it; everyone in the room sees it."""
+    captions_public: bool = False
+    """When on, anyone with the link may read the live captions without an account."""
+
+
+class Room(RoomBase, table=True):
+    id: str = Field(primary_key=True, max_length=16)
+    host_id: int = Field(foreign_key="account.id", index=True)
+    state: RoomState = Field(default=RoomState.SCHEDULED, index=True)
+    scheduled_for: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    """Room time zero: caption times are seconds since this instant."""
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class Member(SQLModel, table=True):
+    room_id: str = Field(foreign_key="room.id", primary_key=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", primary_key=True, index=True,
+                            ondelete="CASCADE")
+    role: Role = Role.LISTENER
+    muted: bool = False
+    requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    """Set while a request to speak is pending."""
+    invited_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    """Set while an invitation to speak is open."""
+    consent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    """When this account agreed to be recorded (recorded rooms only); kept as evidence."""
