@@ -1,16 +1,20 @@
 """Each ended room's deadline, holds, downloads and the purge.
 
-Every change to a `Retention` row is a compare-and-set on its `version`, re-checked against the
-policy on the fresh row. That is what keeps a report and a purge racing for the same room from
-leaving it half-purged: whichever commits first wins, and the other sees its result: a report
-that finds the row claimed by a purge is refused, a purge that finds the deadline moved does
-nothing.
+Every change to a `Retention` row is conditional on what it was decided from: reports and holds
+are a compare-and-set on the row's `version`, re-checked against the policy on the fresh row; a
+purge claim is an UPDATE whose WHERE is the policy's "due" (and which bumps the version). That is
+what keeps a report and a purge racing for the same room from leaving it half-purged: whichever
+commits first wins and the other sees its result. A report that finds the row claimed by a purge
+is refused; a purge that finds the deadline moved does nothing.
 
 A purge runs in three steps so that slow purgers never hold a database lock:
 
 1. claim: `retained → purging` (one transaction, deadline and hold re-checked inside it);
 2. every `Purger` removes its part of the room (recording, tracks, transcripts, exports, index);
 3. finish: `purging → purged` with the bytes removed, and the audit event (one transaction).
+
+A sweep does the same for a batch of rooms at a time, so 1,000 due rooms cost a few dozen
+transactions rather than thousands.
 
 A purge that fails or dies between 1 and 3 leaves the row `purging`; once its claim is older than
 the lease, the next sweep takes it over and runs every purger again, which is why purgers must be
@@ -29,7 +33,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -54,6 +58,7 @@ log = logging.getLogger(__name__)
 PURGER_FACTORIES: tuple[str, ...] = ()
 
 _CAS_ATTEMPTS = 5
+_SWEEP_BATCH = 200
 
 
 class Purger(Protocol):
@@ -219,18 +224,12 @@ class RetentionService:
         return self._verdict(self.get(room_id), now)
 
     def due(self, *, now: datetime) -> list[str]:
-        """Rooms to purge at `now`, oldest deadline first: overdue and not held, plus purges
-        whose claim is older than the lease (their worker died or failed)."""
+        """Rooms to purge at `now`: purges whose claim is older than the lease (their worker
+        died or failed), then overdue rooms not on hold, oldest deadline first."""
         with Session(self._engine) as session:
-            overdue = session.exec(
-                select(Retention.room_id)
-                .where(col(Retention.state) == RetentionState.RETAINED,
-                       col(Retention.retain_until) <= now, col(Retention.hold).is_(False))
-                .order_by(col(Retention.retain_until))).all()
-            stale = session.exec(
-                select(Retention.room_id)
-                .where(col(Retention.state) == RetentionState.PURGING,
-                       col(Retention.purge_started_at) <= now - self._lease)).all()
+            stale = session.exec(select(Retention.room_id).where(self._stale_clause(now))).all()
+            overdue = session.exec(select(Retention.room_id).where(self._due_clause(now))
+                                   .order_by(col(Retention.retain_until))).all()
         return [*stale, *overdue]
 
     def upcoming(self, *, now: datetime, within: timedelta = timedelta(days=7),
@@ -372,20 +371,17 @@ class RetentionService:
               actor_id: int | None = None) -> PurgeResult:
         """Purge `room_id` if the policy says it is due at `now`; safe to call any number of
         times, from any number of workers."""
-        row, outcome = self._claim(room_id, now=now, reason=reason)
-        if outcome is not None:
-            return PurgeResult(room_id, outcome, row)
-        removed, failed = 0, False
-        for purger in self._purgers:
-            try:
-                removed += purger.purge(room_id)
-            except Exception:
-                # Keep going: remove as much as possible now; the retry repeats every purger.
-                failed = True
-                log.exception("purger %s failed for room %s", type(purger).__name__, room_id)
-        row = self._finish(room_id, now=now, removed=removed, failed=failed, actor_id=actor_id)
-        return PurgeResult(room_id, PurgeOutcome.INCOMPLETE if failed else PurgeOutcome.PURGED,
-                           row)
+        if self._claim([room_id], now=now, reason=reason):
+            return self._purge_claimed([room_id], now=now, actor_id=actor_id)[room_id]
+        with Session(self._engine) as session:
+            row = self._load(session, room_id)
+        if row.state is RetentionState.PURGED:
+            outcome = PurgeOutcome.ALREADY_PURGED
+        elif row.state is RetentionState.PURGING:
+            outcome = PurgeOutcome.IN_PROGRESS
+        else:
+            outcome = PurgeOutcome.HELD if row.hold else PurgeOutcome.NOT_DUE
+        return PurgeResult(room_id, outcome, row)
 
     def purge_now(self, room_id: str, *, by: int, now: datetime) -> Retention:
         """The admin console's "purge now": only for what is past its deadline and not held."""
@@ -405,73 +401,117 @@ class RetentionService:
                                       "it will be retried")
 
     def sweep(self, *, now: datetime, dry_run: bool = False) -> SweepReport:
-        """Purge everything due at `now`; one room failing does not stop the others."""
+        """Purge everything due at `now`, a batch of rooms a transaction; one room (or batch)
+        failing does not stop the others."""
         report = SweepReport(now=now, dry_run=dry_run, due=self.due(now=now))
         if dry_run:
             return report
         if report.due and not self._purgers:
             log.warning("retention: no purgers configured; the sweep only writes tombstones")
-        for room_id in report.due:
+        for start in range(0, len(report.due), _SWEEP_BATCH):
+            batch = report.due[start:start + _SWEEP_BATCH]
             try:
-                result = self.purge(room_id, now=now, reason=PurgeReason.SWEEP)
+                results = self._purge_claimed(
+                    self._claim(batch, now=now, reason=PurgeReason.SWEEP), now=now,
+                    actor_id=None)
             except Exception:
-                log.exception("sweep: purge of room %s failed", room_id)
-                report.failed.append(room_id)
+                log.exception("sweep: a batch of %d purges failed", len(batch))
+                report.failed += batch
                 continue
-            if result.outcome is PurgeOutcome.PURGED:
-                report.purged.append(room_id)
-                report.bytes_removed += result.retention.bytes_removed
-            elif result.outcome is PurgeOutcome.INCOMPLETE:
-                report.failed.append(room_id)
-            else:
-                report.skipped.append(room_id)
+            for room_id in batch:
+                if (result := results.get(room_id)) is None:
+                    report.skipped.append(room_id)
+                elif result.outcome is PurgeOutcome.PURGED:
+                    report.purged.append(room_id)
+                    report.bytes_removed += result.retention.bytes_removed
+                else:
+                    report.failed.append(room_id)
         return report
 
-    def _claim(self, room_id: str, *, now: datetime,
-               reason: PurgeReason) -> tuple[Retention, PurgeOutcome | None]:
-        def change(row: Retention) -> Mapping[str, Any] | None:
-            if row.state is RetentionState.PURGING:
-                stale = row.purge_started_at is None or row.purge_started_at <= now - self._lease
-                return {"purge_started_at": now} if stale else None
-            if not self._verdict(row, now).due:
-                return None
-            return {"state": RetentionState.PURGING, "purge_started_at": now,
-                    "purge_reason": reason}
+    def _claim(self, room_ids: Sequence[str], *, now: datetime,
+               reason: PurgeReason) -> list[str]:
+        """Mark the rooms of `room_ids` that are due at `now` as `purging`, in one transaction.
 
+        The policy is re-checked by the UPDATE itself, so a report or hold committed a moment
+        earlier wins, and one committed later finds the row claimed. A stale claim is taken over
+        with its original reason.
+        """
+        fresh = (update(Retention)
+                 .where(col(Retention.room_id).in_(room_ids), self._due_clause(now))
+                 .values(state=RetentionState.PURGING, purge_started_at=now,
+                         purge_reason=reason, version=col(Retention.version) + 1))
+        stale = (update(Retention)
+                 .where(col(Retention.room_id).in_(room_ids), self._stale_clause(now))
+                 .values(purge_started_at=now, version=col(Retention.version) + 1))
+        claimed: set[str] = set()
         with session_scope(self._engine) as session:
-            row, claimed = self._transition(session, room_id, change)
-        if claimed:
-            return row, None
-        if row.state is RetentionState.PURGED:
-            return row, PurgeOutcome.ALREADY_PURGED
-        if row.state is RetentionState.PURGING:
-            return row, PurgeOutcome.IN_PROGRESS
-        return row, PurgeOutcome.HELD if row.hold else PurgeOutcome.NOT_DUE
+            for stmt in (fresh, stale):
+                claimed.update(session.exec(
+                    stmt.returning(col(Retention.room_id))
+                    .execution_options(synchronize_session=False)).scalars())
+        return [room_id for room_id in room_ids if room_id in claimed]
 
-    def _finish(self, room_id: str, *, now: datetime, removed: int, failed: bool,
-                actor_id: int | None) -> Retention:
-        values: dict[str, Any] = {"bytes_removed": col(Retention.bytes_removed) + removed,
-                                  "version": col(Retention.version) + 1}
-        if not failed:
-            values |= {"state": RetentionState.PURGED, "purged_at": now}
+    def _purge_claimed(self, room_ids: Sequence[str], *, now: datetime,
+                       actor_id: int | None) -> dict[str, PurgeResult]:
+        """Run every purger on each claimed room, then record the outcomes in one transaction."""
+        removed: dict[str, int] = {}
+        failed: set[str] = set()
+        for room_id in room_ids:
+            removed[room_id] = 0
+            for purger in self._purgers:
+                try:
+                    removed[room_id] += purger.purge(room_id)
+                except Exception:
+                    # Keep going: remove as much as possible now; the retry repeats every purger.
+                    failed.add(room_id)
+                    log.exception("purger %s failed for room %s", type(purger).__name__,
+                                  room_id)
+        if not room_ids:
+            return {}
+        owned = (update(Retention)
+                 .where(col(Retention.room_id) == bindparam("rid"),
+                        col(Retention.state) == RetentionState.PURGING))
+        added = {"bytes_removed": col(Retention.bytes_removed) + bindparam("n"),
+                 "version": col(Retention.version) + 1}
         with session_scope(self._engine) as session:
-            session.exec(update(Retention)
-                         .where(col(Retention.room_id) == room_id,
-                                col(Retention.state) == RetentionState.PURGING)
-                         .values(values).execution_options(synchronize_session=False))
-            row = self._load(session, room_id)
-            if not failed:
-                audit.record(
-                    session, at=now, actor_id=actor_id, room_id=room_id,
-                    action=(AuditAction.PURGE_NOW if row.purge_reason is PurgeReason.ADMIN
-                            else AuditAction.PURGE),
-                    detail={"reason": row.purge_reason, "bytes_removed": row.bytes_removed,
-                            "ended_at": row.ended_at, "retain_until": row.retain_until})
-        if not failed:
-            self.announce(row)
-        return row
+            conn = session.connection()
+            done = {**added, "state": RetentionState.PURGED, "purged_at": now}
+            for values, rooms in ((done, [r for r in room_ids if r not in failed]),
+                                  (added, [r for r in room_ids if r in failed])):
+                if rooms:
+                    conn.execute(owned.values(values),
+                                 [{"rid": r, "n": removed[r]} for r in rooms])
+            rows = {row.room_id: row for row in session.exec(
+                select(Retention).where(col(Retention.room_id).in_(room_ids)))}
+            for room_id in room_ids:
+                row = rows[room_id]
+                if room_id not in failed:
+                    audit.record(
+                        session, at=now, actor_id=actor_id, room_id=room_id,
+                        action=(AuditAction.PURGE_NOW if row.purge_reason is PurgeReason.ADMIN
+                                else AuditAction.PURGE),
+                        detail={"reason": row.purge_reason, "bytes_removed": row.bytes_removed,
+                                "ended_at": row.ended_at, "retain_until": row.retain_until})
+        results: dict[str, PurgeResult] = {}
+        for room_id in room_ids:
+            if room_id in failed:
+                results[room_id] = PurgeResult(room_id, PurgeOutcome.INCOMPLETE, rows[room_id])
+            else:
+                results[room_id] = PurgeResult(room_id, PurgeOutcome.PURGED, rows[room_id])
+                self.announce(rows[room_id])
+        return results
 
     # Helpers
+
+    @staticmethod
+    def _due_clause(now: datetime) -> ColumnElement[bool]:
+        # `policy.is_due` as SQL, so the sweep finds (and the claim re-checks) a whole set at once.
+        return and_(col(Retention.state) == RetentionState.RETAINED,
+                    col(Retention.hold).is_(False), col(Retention.retain_until) <= now)
+
+    def _stale_clause(self, now: datetime) -> ColumnElement[bool]:
+        return and_(col(Retention.state) == RetentionState.PURGING,
+                    col(Retention.purge_started_at) <= now - self._lease)
 
     def _load(self, session: Session, room_id: str) -> Retention:
         row = session.get(Retention, room_id, populate_existing=True)
