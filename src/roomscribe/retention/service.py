@@ -237,10 +237,7 @@ class RetentionService:
         """Purges due by `now + within`, overdue ones first; held rooms are not upcoming."""
         with Session(self._engine) as session:
             return list(session.exec(
-                select(Retention)
-                .where(col(Retention.state) == RetentionState.RETAINED,
-                       col(Retention.retain_until) <= now + within,
-                       col(Retention.hold).is_(False))
+                select(Retention).where(self._due_clause(now + within))
                 .order_by(col(Retention.retain_until)).limit(limit)).all())
 
     def holds(self, *, limit: int = 100) -> list[Retention]:
@@ -258,18 +255,13 @@ class RetentionService:
             held = session.exec(select(func.count()).select_from(Retention).where(
                 col(Retention.hold).is_(True),
                 col(Retention.state) == RetentionState.RETAINED)).one()
-            upcoming, next_deadline = session.exec(
-                select(func.count(), func.min(Retention.retain_until))
-                .where(col(Retention.state) == RetentionState.RETAINED,
-                       col(Retention.hold).is_(False),
-                       col(Retention.retain_until) <= now + within)).one()
+            upcoming = session.exec(select(func.count()).select_from(Retention)
+                                    .where(self._due_clause(now + within))).one()
+            next_deadline = session.exec(select(func.min(Retention.retain_until)).where(
+                col(Retention.hold).is_(False),
+                col(Retention.state) == RetentionState.RETAINED)).one()
             removed = session.exec(select(func.coalesce(func.sum(Retention.bytes_removed), 0))
                                    ).one()
-            if next_deadline is None:
-                next_deadline = session.exec(
-                    select(func.min(Retention.retain_until))
-                    .where(col(Retention.state) == RetentionState.RETAINED,
-                           col(Retention.hold).is_(False))).one()
         return RetentionSummary(
             retained=by_state.get(RetentionState.RETAINED, 0), held=held,
             purging=by_state.get(RetentionState.PURGING, 0),
@@ -303,7 +295,7 @@ class RetentionService:
             if actor_id != row.host_id and not is_admin:
                 raise Forbidden("only the host and admins may download a room's recording")
             if not self._verdict(row, now).may_download:
-                raise self._gone(row, now, what=f"the {kind} of room {room_id}")
+                raise self._gone(row, now, refused=f"the {kind} of room {room_id} is gone")
             action = (AuditAction.DOWNLOAD_RECORDING if kind is DownloadKind.RECORDING
                       else AuditAction.DOWNLOAD_TRANSCRIPT)
             audit.record(session, action=action, at=now, actor_id=actor_id, room_id=room_id,
@@ -317,10 +309,10 @@ class RetentionService:
 
         def change(row: Retention) -> Mapping[str, Any]:
             if not self._verdict(row, at).may_report:
-                raise self._gone(row, at, what=f"reports on room {room_id}")
+                raise self._gone(row, at, refused=f"room {room_id} can no longer be reported")
             reported_at = row.reported_at or at
-            # Written even when the deadline does not move (a second report), so the version bump
-            # makes any purge claim read before this report fail and re-check.
+            # Written even when the deadline does not move (a second report): the compare-and-set
+            # is what proves no purge claimed the row since we read it.
             return {"reported_at": reported_at,
                     "retain_until": policy.retain_until(
                         row.ended_at, durations=self.durations, reported_at=reported_at,
@@ -335,7 +327,7 @@ class RetentionService:
 
         def change(row: Retention) -> Mapping[str, Any] | None:
             if row.state is not RetentionState.RETAINED:
-                raise self._gone(row, now, what=f"the recording of room {room_id}")
+                raise self._gone(row, now, refused=f"room {room_id} cannot be held")
             return None if row.hold else {"hold": True, "hold_by": by, "hold_at": now}
 
         with session_scope(self._engine) as session:
@@ -543,14 +535,15 @@ class RetentionService:
         return policy.evaluate(retain_until=row.retain_until, held=row.hold, now=now,
                                purged=row.state is not RetentionState.RETAINED)
 
-    def _gone(self, row: Retention, now: datetime, *, what: str) -> RetentionGone:
+    @staticmethod
+    def _gone(row: Retention, now: datetime, *, refused: str) -> RetentionGone:
+        """`refused` ("room X can no longer be reported") and why, with the date to state."""
         if row.state is RetentionState.PURGED and row.purged_at is not None:
-            message, date = f"{what}: deleted on {_iso(row.purged_at)}", row.purged_at
+            date, why = row.purged_at, "its recording was deleted on {}"
         elif row.state is RetentionState.PURGING:
-            date = row.purge_started_at or now
-            message = f"{what}: being deleted since {_iso(date)}"
+            date, why = row.purge_started_at or now, "its recording is being deleted (since {})"
         else:
-            message = f"{what}: retention ended on {_iso(row.retain_until)}; deletion is pending"
-            date = row.retain_until
-        return RetentionGone(message, room_id=row.room_id, purge_date=date)
+            date, why = row.retain_until, "its retention ended on {}; deletion is pending"
+        return RetentionGone(f"{refused}: {why.format(_iso(date))}", room_id=row.room_id,
+                             purge_date=date)
 

@@ -56,7 +56,8 @@ def test_downloadable_at_29_days_gone_without_a_trace_after_30(
     tomb = service.get(room)
     assert (tomb.state, tomb.purged_at, tomb.purge_reason, tomb.bytes_removed) == \
         (RetentionState.PURGED, clock(), PurgeReason.SWEEP, 1000 + 2000 + 3000 + 4000)
-    with pytest.raises(RetentionGone, match="deleted on 2025-01-31T12:00:01"):
+    with pytest.raises(RetentionGone, match="room r1 is gone: its recording was deleted on "
+                                            "2025-01-31T12:00:01"):
         download(service, clock, room)
 
 

@@ -75,7 +75,8 @@ def test_an_unknown_room_is_not_found(reports: ReportService) -> None:
 
 def test_after_the_deadline_the_report_is_refused_with_the_date(
         reports: ReportService, retention: RetentionService) -> None:
-    with pytest.raises(RetentionGone, match="retention ended on 2025-01-31T12:00:00") as err:
+    with pytest.raises(RetentionGone, match="can no longer be reported: its retention ended on "
+                                            "2025-01-31T12:00:00") as err:
         reports.file(report(), reporter_id=LISTENER, now=T + 30 * DAY + timedelta(seconds=1))
     assert err.value.status == 410
     assert reports.queue() == []
