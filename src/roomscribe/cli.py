@@ -118,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     """Subcommands owned by other domains (admin, index, retention), registered by them."""
     from roomscribe.accounts import commands as accounts_commands
+    from roomscribe.retention import commands as retention_commands
 
-    return [accounts_commands.register]
+    return [accounts_commands.register, retention_commands.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

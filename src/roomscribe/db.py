@@ -21,6 +21,9 @@ from roomscribe.config import Settings
 TABLE_MODULES: tuple[str, ...] = (
     "roomscribe.accounts.tables",
     "roomscribe.rooms.tables",
+    "roomscribe.audit.tables",
+    "roomscribe.retention.tables",
+    "roomscribe.reports.tables",
 )
 
 
