@@ -190,6 +190,13 @@ def _iso(value: datetime) -> str:
 
 
 class RetentionService:
+    """Deadlines, holds, downloads and purges of ended rooms. Every method takes `now` (or `at`)
+    from the caller, so one injected clock drives the whole policy.
+
+    `lease` is how long a purge's claim is its own: after that a sweep may take the room over,
+    so it must exceed the longest purge.
+    """
+
     def __init__(self, engine: Engine, *, durations: Durations | None = None,
                  purgers: Sequence[Purger] = (), lease: timedelta = timedelta(minutes=15)) -> None:
         self._engine = engine
