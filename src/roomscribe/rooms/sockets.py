@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 _MAX_REASON_BYTES = 123
 """The WebSocket protocol's limit on a close reason."""
+_CLOSE_TIMEOUT = 5.0
 
 
 async def serve_audio(socket: WebSocket[Any, Any, Any], room_id: str, rooms: RoomService,
@@ -178,6 +179,7 @@ async def _close(socket: WebSocket[Any, Any, Any], close: Close) -> None:
         return
     reason = close.reason.encode()[:_MAX_REASON_BYTES].decode(errors="ignore")
     try:
-        await socket.close(code=close.code, reason=reason)
-    except (WebSocketException, OSError, RuntimeError):
-        log.debug("socket already gone before close %s", close.code)
+        # A client that stopped reading may never take the close frame either.
+        await asyncio.wait_for(socket.close(code=close.code, reason=reason), _CLOSE_TIMEOUT)
+    except (WebSocketException, OSError, RuntimeError, TimeoutError):
+        log.debug("socket gone before its close %s", close.code)

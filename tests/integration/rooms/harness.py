@@ -13,14 +13,18 @@ import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
 import numpy as np
 import numpy.typing as npt
 from litestar import Litestar
+from sqlmodel import select
 
+from roomscribe.accounts.tables import Account, AuthToken
 from roomscribe.captions.events import CaptionEvent, CaptionSink, Speaker
+from roomscribe.db import session_scope
 
 SAMPLE_RATE = 16_000
 TIMEOUT = 5.0
@@ -68,10 +72,16 @@ class FakeStream:
 
 @dataclass
 class FakeCaptionSource:
-    """Stands in for the LiveEngine: deterministic captions, one stream per speaker."""
+    """Stands in for the LiveEngine: deterministic captions, one stream per speaker.
+
+    `failure`, when set, is raised by `open` for the speakers named in `failing` (a model that
+    cannot load, a crashing engine).
+    """
 
     final_every: float = 0.4
     streams: list[FakeStream] = field(default_factory=list)
+    failure: Exception | None = None
+    failing: set[str] = field(default_factory=set)
     _seq: dict[str, Iterator[int]] = field(default_factory=dict)
 
     def next_seq(self, room: str) -> int:
@@ -79,6 +89,8 @@ class FakeCaptionSource:
 
     def open(self, *, room: str, speaker: Speaker, origin: float,
              sink: CaptionSink) -> FakeStream:
+        if self.failure is not None and speaker.id in self.failing:
+            raise self.failure
         stream = FakeStream(self, room, speaker, origin, sink)
         self.streams.append(stream)
         return stream
@@ -119,9 +131,13 @@ class RawSocket:
     """One WebSocket connection to the app, driven at the ASGI level."""
 
     def __init__(self, app: Litestar, path: str, *, query: str = "",
-                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
+                 headers: list[tuple[bytes, bytes]] | None = None,
+                 stall_after: int | None = None) -> None:
+        """`stall_after`: after that many text messages, stop reading (a frozen phone)."""
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.stall_after = stall_after
+        self.sent_texts = 0
         scope = {"type": "websocket", "asgi": {"version": "3.0"}, "http_version": "1.1",
                  "scheme": "ws", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
                  "root_path": "", "path": path, "raw_path": path.encode(),
@@ -129,8 +145,15 @@ class RawSocket:
                  "headers": [(b"host", b"testserver"), *(headers or [])]}
         self.inbox.put_nowait({"type": "websocket.connect"})
         self.task = asyncio.get_running_loop().create_task(
-            app(scope, self.inbox.get, self.outbox.put))  # type: ignore[arg-type]
+            app(scope, self.inbox.get, self._send))  # type: ignore[arg-type]
         self.accepted = False
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            self.sent_texts += 1
+            if self.stall_after is not None and self.sent_texts > self.stall_after:
+                await asyncio.Event().wait()  # never read: the app's send blocks for good
+        await self.outbox.put(message)
 
     async def _next(self, within: float = TIMEOUT) -> dict[str, Any]:
         message = await asyncio.wait_for(self.outbox.get(), within)
@@ -150,6 +173,13 @@ class RawSocket:
         while True:
             event = await self.receive_json(within)
             if event["type"] == kind and all(event.get(k) == v for k, v in match.items()):
+                return event
+
+    async def caption_from(self, speaker: str, kind: str = "partial") -> dict[str, Any]:
+        """The next caption event of `kind` spoken by `speaker`."""
+        while True:
+            event = await self.next_of(kind)
+            if event["speaker"]["id"] == speaker:
                 return event
 
     async def closed(self, within: float = TIMEOUT) -> tuple[int, str]:
@@ -216,13 +246,26 @@ class Api:
         await self.speaker(room, host, handle)
         await self.ok("PUT", f"/rooms/{room}/roles/{handle}", host, {"role": "cohost"})
 
-    def socket(self, room: str, stream: str, who: str | None = None, *,
-               token: str | None = None) -> RawSocket:
+    def socket(self, room: str, stream: str, who: str | None = None, *, token: str | None = None,
+               headers: list[tuple[bytes, bytes]] | None = None,
+               stall_after: int | None = None) -> RawSocket:
         token = token if token is not None else self.tokens.get(who or "")
         query = f"token={token}" if token else ""
-        sock = RawSocket(self.app, f"/api/v1/rooms/{room}/{stream}", query=query)
+        sock = RawSocket(self.app, f"/api/v1/rooms/{room}/{stream}", query=query,
+                         headers=headers, stall_after=stall_after)
         self.sockets.append(sock)
         return sock
+
+    async def expire(self, handle: str) -> None:
+        """Make every token of `handle` expired, as time passing would."""
+        def update() -> None:
+            with session_scope(self.app.state.engine) as session:
+                for token in session.exec(select(AuthToken).join(Account).where(
+                        Account.handle == handle)).all():
+                    token.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+                    session.add(token)
+
+        await asyncio.to_thread(update)
 
     async def listen(self, room: str, who: str | None = None) -> RawSocket:
         """A caption socket that has joined: its snapshot's first event has arrived."""

@@ -1,0 +1,164 @@
+"""Bad input and refused callers on the sockets: each gets a clear close code, nobody else notices.
+
+Close codes are documented in `roomscribe.rooms.live`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from integration.rooms.harness import Api, FakeCaptionSource, pcm
+from roomscribe.errors import ModelUnavailable
+from roomscribe.rooms.live import SUBSCRIBER_BACKLOG
+
+
+async def cast(api: Api, **room: object) -> str:
+    for handle in ("host", "spk", "other", "ann"):
+        await api.account(handle)
+    room_id = await api.room("host", **room)
+    await api.speaker(room_id, "host", "spk")
+    await api.speaker(room_id, "host", "other")
+    return room_id
+
+
+@pytest.mark.parametrize(("frames", "code", "reason"), [
+    (["text"], 4400, "audio frames must be binary messages"),
+    ([b""], 4400, "empty audio frame"),
+    ([pcm(20) + b"\x00"], 4400, "not 16-bit PCM: odd number of bytes in the frame"),
+    ([pcm(200) + b"\x00\x00"], 4413, "frame of 6402 bytes is longer than 200 ms (6400 bytes)"),
+    ([b"RIFF" + pcm(40)[4:]], 4400, "this is WAV data; send raw 16-bit 16 kHz mono PCM"),
+    ([b"OggS" + pcm(40)[4:]], 4400, "this is Ogg data; send raw 16-bit 16 kHz mono PCM"),
+    ([pcm(10), pcm(20)], 4400, "only the last frame may be shorter than 20 ms"),
+])
+async def test_bad_frames_close_that_socket_only(api: Api, frames: list[bytes | str], code: int,
+                                                 reason: str) -> None:
+    room = await cast(api)
+    listener = await api.listen(room, "ann")
+    good = api.socket(room, "audio", "other")
+    bad = api.socket(room, "audio", "spk")
+    for frame in frames:
+        if isinstance(frame, str):
+            bad.send_text(frame)
+        else:
+            bad.send_bytes(frame)
+    assert await bad.closed() == (code, reason)
+    # The room, the listener and the other speaker carry on; the bad client may reconnect.
+    good.send_bytes(pcm(200))
+    await listener.caption_from("other")
+    again = api.socket(room, "audio", "spk")
+    again.send_bytes(pcm(200))
+    assert (await listener.caption_from("spk"))["text"] == "Spk 0-3200"
+
+
+async def test_a_short_last_frame_is_accepted(api: Api, captions: FakeCaptionSource) -> None:
+    room = await cast(api)
+    sock = api.socket(room, "audio", "spk")
+    sock.send_bytes(pcm(200))
+    sock.send_bytes(pcm(5))
+    await sock.disconnect()
+    assert captions.streams[0].samples == 3200 + 80
+    assert captions.streams[0].finished
+
+
+async def test_who_may_not_send_audio_is_told_why(api: Api) -> None:
+    room = await cast(api)
+    assert await api.socket(room, "audio").closed() == (
+        4401, "sign in to speak: pass ?token=TOKEN or a bearer header")
+    assert await api.socket(room, "audio", token="forged").closed() == (
+        4401, "unknown token; sign in again")
+    assert await api.socket(room, "audio", "ann").closed() == (
+        4403, "only the host, co-hosts and speakers may send audio")
+    assert await api.socket("nosuchroom", "audio", "spk").closed() == (
+        4404, "no room 'nosuchroom'")
+
+
+async def test_expired_tokens_are_refused_on_every_stream(api: Api) -> None:
+    room = await cast(api)
+    await api.expire("spk")
+    expired = (4401, "token expired; sign in again")
+    assert await api.socket(room, "audio", "spk").closed() == expired
+    assert await api.socket(room, "captions", "spk").closed() == expired
+    response = await api.call("GET", f"/rooms/{room}", "spk")
+    assert (response.status_code, response.json()["detail"]) == (401, expired[1])
+
+
+async def test_rooms_that_are_not_live_refuse_streams(api: Api) -> None:
+    await api.account("host")
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    scheduled = await api.room("host", scheduled_for=later)
+    ended = await api.room("host")
+    await api.ok("POST", f"/rooms/{ended}/end", "host")
+    for room, state in ((scheduled, "scheduled"), (ended, "ended")):
+        for stream in ("audio", "captions"):
+            assert await api.socket(room, stream, "host").closed() == (
+                4409, f"the room is {state}, not live")
+
+
+async def test_an_unavailable_caption_engine_closes_that_speaker_only(
+        api: Api, captions: FakeCaptionSource) -> None:
+    room = await cast(api)
+    captions.failure, captions.failing = ModelUnavailable("the model is missing"), {"spk"}
+    listener = await api.listen(room, "ann")
+    bad = api.socket(room, "audio", "spk")
+    bad.send_bytes(pcm(200))
+    assert await bad.closed() == (4503, "the model is missing")
+    good = api.socket(room, "audio", "other")
+    good.send_bytes(pcm(200))
+    await listener.caption_from("other")
+
+
+async def test_a_crashing_caption_stream_closes_that_speaker_only(
+        api: Api, captions: FakeCaptionSource) -> None:
+    room = await cast(api)
+    captions.failure, captions.failing = RuntimeError("boom"), {"spk"}
+    listener = await api.listen(room, "ann")
+    bad = api.socket(room, "audio", "spk")
+    bad.send_bytes(pcm(200))
+    assert await bad.closed() == (1011, "unexpected server error")
+    good = api.socket(room, "audio", "other")
+    good.send_bytes(pcm(200))
+    await listener.caption_from("other")
+
+
+async def test_a_slow_listener_is_dropped_and_never_stalls_the_others(api: Api) -> None:
+    room = await cast(api)
+    await api.account("zed")
+    fast = await api.listen(room, "ann")
+    slow = api.socket(room, "captions", "zed", stall_after=3)
+    await fast.next_of("roster", listener_count=2)
+    speaker = api.socket(room, "audio", "spk")
+    count = SUBSCRIBER_BACKLOG + 100
+    for sent in range(count):
+        speaker.send_bytes(pcm(20))
+        if sent % 50 == 49:
+            await asyncio.sleep(0.05)  # real speakers send 50 frames a second, not all at once
+    assert await slow.closed() == (4008, "too slow: fell too far behind the room's events")
+    seen = 0
+    while seen < count:
+        event = await fast.receive_json()
+        seen += event["type"] in ("partial", "final")
+    speaker.send_bytes(pcm(20))
+    await fast.caption_from("spk")
+
+
+async def test_the_session_cookie_works_on_sockets_from_this_site_only(api: Api) -> None:
+    room = await cast(api)
+    signed = await api.http.post("/api/v1/sessions/cookie",
+                                 json={"handle": "ann", "password": "password1"})
+    assert signed.status_code == 204
+    cookie = f"roomscribe_session={signed.cookies['roomscribe_session']}".encode()
+    same = api.socket(room, "captions", headers=[(b"cookie", cookie),
+                                                 (b"origin", b"http://testserver")])
+    assert (await same.receive_json())["type"] == "room"
+    foreign = api.socket(room, "captions", headers=[(b"cookie", cookie),
+                                                    (b"origin", b"https://evil.example")])
+    assert await foreign.closed() == (4401, "sign in to follow this room")
+
+
+async def test_a_malformed_token_is_refused_not_ignored(api: Api) -> None:
+    room = await cast(api, captions_public=True)
+    sock = api.socket(room, "captions", headers=[(b"authorization", b"Basic abc")])
+    assert (await sock.closed())[0] == 4401
