@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from argon2 import PasswordHasher
 from litestar import Litestar, Request, Response, get
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins import InitPlugin
 
 from roomscribe import __version__
 from roomscribe.accounts.dependencies import DEPENDENCIES as ACCOUNT_DEPENDENCIES
@@ -70,6 +72,21 @@ async def rooms(app: Litestar) -> AsyncIterator[None]:
         await live.close()
 
 
+class LifespansInsideChannels(InitPlugin):
+    """Adds lifespans after the ChannelsPlugin's own, so they start after it and stop before it.
+
+    Plugins append their lifespan after the app's, which would stop the channels while live rooms
+    still publish their last events through them.
+    """
+
+    def __init__(self, *lifespans: Callable[[Litestar], AbstractAsyncContextManager[None]]) -> None:
+        self.lifespans = lifespans
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.lifespan.extend(self.lifespans)
+        return app_config
+
+
 def create_app(settings: Settings | None = None, *, caption_source: CaptionSource | None = None,
                audio_sink: AudioSink | None = None,
                password_hasher: PasswordHasher | None = None) -> Litestar:
@@ -82,8 +99,8 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
         route_handlers=[health, AccountController, SessionController, RoomController],
         dependencies={**ACCOUNT_DEPENDENCIES,
                       "rooms": Provide(provide_rooms, sync_to_thread=False)},
-        plugins=[channels],
-        lifespan=[database, accounts, rooms],
+        plugins=[channels, LifespansInsideChannels(rooms)],
+        lifespan=[database, accounts],
         state=State({"settings": settings, "caption_source": caption_source,
                      "audio_sink": audio_sink or NullAudioSink(),
                      "password_hasher": password_hasher or PasswordHasher()}),

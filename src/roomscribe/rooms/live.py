@@ -194,8 +194,9 @@ class Pin:
     pinned_at: datetime
 
     def to_json(self) -> dict[str, Any]:
+        # The same form as the REST API's datetimes (pydantic writes UTC as "Z").
         return {"id": self.id, "url": self.url, "title": self.title,
-                "pinned_at": self.pinned_at.isoformat()}
+                "pinned_at": self.pinned_at.isoformat().replace("+00:00", "Z")}
 
 
 @dataclass(slots=True)
@@ -283,6 +284,7 @@ class LiveRooms:
         self.end_grace = end_grace
         self._rooms: dict[str, LiveRoom] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def get(self, room_id: str) -> LiveRoom | None:
         return self._rooms.get(room_id)
@@ -294,14 +296,14 @@ class LiveRooms:
     # -- publishing ---------------------------------------------------------------------------
 
     def publish(self, room: LiveRoom, event: dict[str, Any]) -> None:
-        if room.state is RoomState.LIVE:
+        if room.state is RoomState.LIVE and not self._closed:
             self.channels.publish(_encode(event), room.channel)
 
     def caption_sink(self, room: LiveRoom) -> CaptionSink:
         """Where a speaker's live stream delivers caption events for this room."""
 
         async def deliver(event: CaptionEvent) -> None:
-            if room.state is not RoomState.LIVE:
+            if room.state is not RoomState.LIVE or self._closed:
                 return
             data = _encode(event.to_json())
             if event.type == "final":
@@ -311,6 +313,8 @@ class LiveRooms:
         return deliver
 
     def roster_changed(self, room: LiveRoom) -> None:
+        if self._closed:
+            return
         if room.roster_task is None or room.roster_task.done():
             room.roster_task = self._spawn(self._publish_roster(room))
 
@@ -470,7 +474,8 @@ class LiveRooms:
             conn.stop(ENDED)
 
     async def close(self) -> None:
-        """App shutdown: every socket is told the server is going away."""
+        """App shutdown: every socket is told the server is going away; nothing more is sent."""
+        self._closed = True
         for room in list(self._rooms.values()):
             for conn in [*room.connections, *room.audio.values()]:
                 conn.stop(SHUTDOWN)

@@ -53,7 +53,7 @@ async def app(settings: Settings, captions: FakeCaptionSource,
 
 @pytest.fixture
 async def api(app: Litestar) -> AsyncIterator[Api]:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         api = Api(app, http)
         yield api

@@ -145,7 +145,7 @@ class RawSocket:
                  "headers": [(b"host", b"testserver"), *(headers or [])]}
         self.inbox.put_nowait({"type": "websocket.connect"})
         self.task = asyncio.get_running_loop().create_task(
-            app(scope, self.inbox.get, self._send))  # type: ignore[arg-type]
+            app(scope, self.inbox.get, self._send))
         self.accepted = False
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -166,7 +166,8 @@ class RawSocket:
 
     async def receive_json(self, within: float = TIMEOUT) -> dict[str, Any]:
         message = await self._next(within)
-        return json.loads(message["text"])  # type: ignore[no-any-return]
+        event: dict[str, Any] = json.loads(message["text"])
+        return event
 
     async def next_of(self, kind: str, within: float = TIMEOUT, **match: Any) -> dict[str, Any]:
         """The next event of type `kind` (with `match`ing fields), skipping others."""
