@@ -7,7 +7,11 @@ rather than ffmpeg's multi-line log.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import subprocess
+import tempfile
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -103,3 +107,48 @@ def encode(samples: npt.NDArray[np.float32], path: Path, *, codec: str = "flac")
     except ffmpeg.Error as err:
         raise InvalidInput(f"{path}: could not encode ({_reason(err.stderr)})") from None
 
+
+def encode_pcm(
+    blocks: Iterable[npt.NDArray[np.int16]],
+    path: Path,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    codec: str = "libopus",
+    bitrate: str | None = "32k",
+) -> None:
+    """Encode mono s16 blocks to `path` as they come (Opus in Ogg for `.ogg` by default).
+
+    Blocks are piped one at a time, so a mix hours long never sits in memory whole. ffmpeg's log
+    goes to a temporary file rather than a pipe nobody reads, which could fill and stall it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, str] = {"acodec": codec}
+    if bitrate:
+        options["audio_bitrate"] = bitrate
+    args = (
+        ffmpeg.input("pipe:", format="s16le", ac=1, ar=sample_rate)
+        .output(str(path), **options)
+        .global_args("-nostdin", "-hide_banner", "-v", "error", "-y")
+        .compile(cmd=ffmpeg_exe())
+    )
+    with tempfile.TemporaryFile() as log:
+        with subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=log) as proc:
+            assert proc.stdin is not None
+            try:
+                # A broken pipe means ffmpeg stopped early; its exit status and log say why.
+                with contextlib.suppress(BrokenPipeError):
+                    for block in blocks:
+                        proc.stdin.write(block.astype("<i2", copy=False).tobytes())
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+            except BaseException:
+                proc.kill()  # the caller's blocks failed: stop ffmpeg, keep no half-written file
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+                proc.wait()
+                path.unlink(missing_ok=True)
+                raise
+        if proc.returncode != 0:
+            log.seek(0)
+            raise InvalidInput(f"{path}: could not encode ({_reason(log.read())})")

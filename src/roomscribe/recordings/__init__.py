@@ -1,0 +1,1 @@
+"""Recorded rooms: storage, per-speaker tracks on the room clock, and the mixdown."""

@@ -1,0 +1,115 @@
+"""LocalStorage against the `Storage` contract: keys, prefixes, ranges, atomic puts, appends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from roomscribe.config import Settings
+from roomscribe.errors import InvalidInput, NotFound
+from roomscribe.recordings.storage import LocalStorage, Storage
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "recordings")
+
+
+def test_from_settings_keeps_recordings_in_the_data_dir(settings: Settings) -> None:
+    assert LocalStorage.from_settings(settings).root == settings.data_dir / "recordings"
+
+
+def test_put_get_and_ranges(storage: Storage) -> None:
+    storage.put("r1/mix.ogg", b"0123456789")
+    assert storage.get("r1/mix.ogg") == b"0123456789"
+    assert storage.get("r1/mix.ogg", 2, 5) == b"234"
+    assert storage.get("r1/mix.ogg", 8) == b"89"
+    assert storage.get("r1/mix.ogg", 8, 100) == b"89"  # past the end reads short
+    assert storage.get("r1/mix.ogg", 20) == b""
+    assert b"".join(storage.stream("r1/mix.ogg", 1, 9, chunk_size=3)) == b"12345678"
+    assert [len(c) for c in storage.stream("r1/mix.ogg", chunk_size=4)] == [4, 4, 2]
+
+
+def test_put_accepts_chunks_and_replaces_whole(storage: Storage) -> None:
+    storage.put("r1/mix.ogg", b"old contents that are longer")
+    storage.put("r1/mix.ogg", iter([b"new ", b"one"]))
+    assert storage.get("r1/mix.ogg") == b"new one"
+
+
+def test_failed_put_leaves_the_old_object_and_no_temporary_file(storage: LocalStorage) -> None:
+    storage.put("r1/mix.ogg", b"good")
+
+    def chunks() -> Iterator[bytes]:
+        yield b"half"
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        storage.put("r1/mix.ogg", chunks())
+    assert storage.get("r1/mix.ogg") == b"good"
+    assert [p.name for p in (storage.root / "r1").iterdir()] == ["mix.ogg"]
+
+
+def test_missing_objects_and_bad_ranges(storage: Storage) -> None:
+    with pytest.raises(NotFound):
+        storage.get("r1/nothing")
+    storage.put("r1/a", b"x")
+    with pytest.raises(NotFound):
+        storage.get("r1")  # a folder is not an object
+    with pytest.raises(InvalidInput):
+        storage.get("r1/a", 5, 2)
+    with pytest.raises(InvalidInput):
+        storage.get("r1/a", -1)
+
+
+@pytest.mark.parametrize("key", ["", "/abs", "a//b", "../x", "a/../b", "a/./b", ".hidden",
+                                 "a/.tmp", "a\\b", "a/b/", "spa ce", "x" * 201])
+def test_rejects_keys_that_could_escape_or_hide(storage: Storage, key: str) -> None:
+    with pytest.raises(InvalidInput):
+        storage.put(key, b"x")
+
+
+def test_prefix_is_a_key_path_not_a_string_prefix(storage: Storage) -> None:
+    for key in ("rooms/1/a", "rooms/1/b/c", "rooms/10/a", "rooms/1"):
+        if key != "rooms/1":
+            storage.put(key, b"12345")
+    assert storage.list("rooms/1") == ["rooms/1/a", "rooms/1/b/c"]
+    assert storage.list("") == ["rooms/1/a", "rooms/1/b/c", "rooms/10/a"]
+    assert storage.list("rooms/1/a") == ["rooms/1/a"]  # a key is its own prefix
+    assert storage.list("rooms/2") == []
+    assert storage.size("rooms/1") == 10
+    assert storage.size("rooms/1/a") == 5
+    assert storage.size("rooms/2") == 0
+
+
+def test_delete_by_prefix_spares_siblings_and_prunes_empty_folders(storage: LocalStorage) -> None:
+    for key in ("rooms/1/a", "rooms/1/b/c", "rooms/10/a"):
+        storage.put(key, b"x")
+    assert storage.delete("rooms/1") == 2
+    assert storage.list("") == ["rooms/10/a"]
+    assert not (storage.root / "rooms" / "1").exists()
+    assert storage.delete("rooms/1") == 0
+    assert storage.delete("rooms/10/a") == 1
+    assert not (storage.root / "rooms").exists()
+    assert storage.root.exists()
+
+
+def test_append_is_in_the_os_before_close(storage: Storage) -> None:
+    appender = storage.append("r1/tracks/t/audio.pcm")
+    appender.write(b"abc")
+    # No buffering in the process: another reader sees the bytes while the appender is open.
+    assert storage.get("r1/tracks/t/audio.pcm") == b"abc"
+    appender.flush()
+    appender.write(b"de")
+    assert appender.size == 5
+    appender.close()
+    appender.close()
+    with pytest.raises(ValueError):
+        appender.write(b"late")
+    with storage.append("r1/tracks/t/audio.pcm") as again:
+        assert again.size == 5  # reopening continues where it ended
+        again.write(b"f")
+    assert storage.get("r1/tracks/t/audio.pcm") == b"abcdef"
+    assert storage.exists("r1/tracks/t/audio.pcm")
+    assert not storage.exists("r1/tracks/t")
