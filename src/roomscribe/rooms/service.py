@@ -31,14 +31,14 @@ from datetime import datetime
 from typing import TypeVar
 from weakref import WeakValueDictionary
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, case
 from sqlmodel import Session, col, func, select
 
 from roomscribe.accounts.service import is_following, require_account
 from roomscribe.accounts.tables import Account, utcnow
 from roomscribe.captions.events import Speaker
 from roomscribe.db import session_scope
-from roomscribe.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from roomscribe.errors import Conflict, Forbidden, ModelUnavailable, NotAuthenticated, NotFound
 from roomscribe.rooms import rules
 from roomscribe.rooms.audio import AudioSink, CaptionSource, SpeakerFeed
 from roomscribe.rooms.live import BLOCKED, REMOVED, Close, Listener, LiveRoom, LiveRooms, Pin, Voice
@@ -68,8 +68,9 @@ def new_room_id() -> str:
 
 
 class RoomService:
-    def __init__(self, engine: Engine, live: LiveRooms, *, captions: CaptionSource,
+    def __init__(self, engine: Engine, live: LiveRooms, *, captions: CaptionSource | None,
                  recorder: AudioSink) -> None:
+        """`captions` None: this server runs no caption engine, and refuses audio (4503)."""
         self.engine = engine
         self.live = live
         self.captions = captions
@@ -112,10 +113,8 @@ class RoomService:
         live = self.live.get(room_id)
         if live is None:
             return
-        assert account.id is not None
-        voice = Voice(account.handle, account.display_name, member.role, member.muted) \
-            if member.role in rules.VOICES else None
-        self.live.set_voice(live, account.id, voice)
+        voice = _voice(account, member) if member.role in rules.VOICES else None
+        self.live.set_voice(live, _id(account), voice)
 
     # -- rooms ----------------------------------------------------------------------------------
 
@@ -154,7 +153,8 @@ class RoomService:
         def work(session: Session) -> list[RoomPublic]:
             rooms = session.exec(
                 select(Room).where(col(Room.state).in_([RoomState.LIVE, RoomState.SCHEDULED]))
-                .order_by(col(Room.state), col(Room.created_at).desc()).limit(LIST_LIMIT)).all()
+                .order_by(case((col(Room.state) == RoomState.LIVE, 0), else_=1),
+                          col(Room.created_at).desc()).limit(LIST_LIMIT)).all()
             return [_room_public(session, room) for room in rooms]
 
         return await self._tx(work)
@@ -177,44 +177,37 @@ class RoomService:
         return await self._change(room_id, work)
 
     async def start(self, caller: Account, room_id: str) -> RoomPublic:
-        def work(session: Session) -> tuple[Room, RoomPublic]:
-            room = _room(session, room_id)
-            rules.check_host(_role(session, room_id, caller))
-            rules.check_transition(room.state, RoomState.LIVE)
-            room.state, room.started_at = RoomState.LIVE, utcnow()
-            session.add(room)
-            return room, _room_public(session, room)
-
-        room, public = await self._change(room_id, work)
+        room, public = await self._move(caller, room_id, RoomState.LIVE)
         await self._live_room(room)
         return public
 
     async def cancel(self, caller: Account, room_id: str) -> RoomPublic:
-        def work(session: Session) -> RoomPublic:
-            room = _room(session, room_id)
-            rules.check_host(_role(session, room_id, caller))
-            rules.check_transition(room.state, RoomState.CANCELLED)
-            room.state, room.ended_at = RoomState.CANCELLED, utcnow()
-            session.add(room)
-            return _room_public(session, room)
-
-        return await self._change(room_id, work)
+        return (await self._move(caller, room_id, RoomState.CANCELLED))[1]
 
     async def end(self, caller: Account, room_id: str) -> RoomPublic:
         """End the room: its captions are flushed, everyone is told, every socket closes."""
-        def work(session: Session) -> RoomPublic:
-            room = _room(session, room_id)
-            rules.check_host(_role(session, room_id, caller))
-            rules.check_transition(room.state, RoomState.ENDED)
-            room.state, room.ended_at = RoomState.ENDED, utcnow()
-            session.add(room)
-            return _room_public(session, room)
-
-        public = await self._change(room_id, work)
+        _, public = await self._move(caller, room_id, RoomState.ENDED)
         live = self.live.get(room_id)
         if live is not None:
             await self.live.end(live)
         return public
+
+    async def _move(self, caller: Account, room_id: str,
+                    target: RoomState) -> tuple[Room, RoomPublic]:
+        """The host moves the room to `target`, along an allowed transition only."""
+        def work(session: Session) -> tuple[Room, RoomPublic]:
+            room = _room(session, room_id)
+            rules.check_host(_role(session, room_id, caller))
+            rules.check_transition(room.state, target)
+            room.state = target
+            if target is RoomState.LIVE:
+                room.started_at = utcnow()
+            else:
+                room.ended_at = utcnow()
+            session.add(room)
+            return room, _room_public(session, room)
+
+        return await self._change(room_id, work)
 
     # -- people ---------------------------------------------------------------------------------
 
@@ -477,9 +470,8 @@ class RoomService:
     # -- room extras ----------------------------------------------------------------------------
 
     async def react(self, caller: Account, room_id: str, data: ReactionCreate) -> None:
-        live, _ = await self._live_for(caller, room_id, host_only=False)
-        assert caller.id is not None
-        self.live.react(live, Listener(caller.id, caller.handle, caller.display_name), data.emoji)
+        live = await self._live_for(caller, room_id, host_only=False)
+        self.live.react(live, _listener(caller), data.emoji)
 
     async def pins(self, viewer: Account | None, room_id: str) -> list[PinPublic]:
         def work(session: Session) -> Room:
@@ -492,26 +484,25 @@ class RoomService:
         return [_pin_public(p) for p in (live.pins if live is not None else [])]
 
     async def pin(self, caller: Account, room_id: str, data: PinCreate) -> PinPublic:
-        live, _ = await self._live_for(caller, room_id, host_only=True)
+        live = await self._live_for(caller, room_id, host_only=True)
         return _pin_public(self.live.pin(live, data.url, data.title))
 
     async def unpin(self, caller: Account, room_id: str, pin_id: int) -> None:
-        live, _ = await self._live_for(caller, room_id, host_only=True)
+        live = await self._live_for(caller, room_id, host_only=True)
         self.live.unpin(live, pin_id)
 
-    async def _live_for(self, caller: Account, room_id: str, *,
-                        host_only: bool) -> tuple[LiveRoom, Role]:
-        def work(session: Session) -> tuple[Room, Role]:
+    async def _live_for(self, caller: Account, room_id: str, *, host_only: bool) -> LiveRoom:
+        """The live room `caller` acts in (reacting; pinning, when `host_only`)."""
+        def work(session: Session) -> Room:
             room = _room(session, room_id)
             role = _role(session, room_id, caller)
             rules.check_not_blocked(role)
             if host_only:
                 rules.check_host(role)
             rules.check_live(room.state)
-            return room, role
+            return room
 
-        room, role = await self._tx(work)
-        return await self._live_room(room), role
+        return await self._live_room(await self._tx(work))
 
     # -- sockets --------------------------------------------------------------------------------
 
@@ -525,9 +516,7 @@ class RoomService:
             return room
 
         room = await self._tx(work)
-        who = None if viewer is None else Listener(_id(viewer), viewer.handle,
-                                                   viewer.display_name)
-        return await self._live_room(room), who
+        return await self._live_room(room), None if viewer is None else _listener(viewer)
 
     async def join_audio(self, speaker: Account, room_id: str) -> tuple[LiveRoom, SpeakerFeed]:
         """Only the host, co-hosts and speakers of a live room send audio."""
@@ -540,6 +529,8 @@ class RoomService:
         rules.check_not_blocked(role)
         if role not in rules.VOICES:
             raise Forbidden("only the host, co-hosts and speakers may send audio")
+        if self.captions is None:
+            raise ModelUnavailable("live captions are not running on this server")
         live = await self._live_room(room)
         feed = SpeakerFeed(room=room.id, speaker=Speaker(id=speaker.handle,
                                                          name=speaker.display_name),
@@ -555,6 +546,10 @@ class RoomService:
 def _id(account: Account) -> int:
     assert account.id is not None, "accounts reach services after being stored"
     return account.id
+
+
+def _listener(account: Account) -> Listener:
+    return Listener(_id(account), account.handle, account.display_name)
 
 
 def _room(session: Session, room_id: str) -> Room:
@@ -598,7 +593,11 @@ def _voices(session: Session, room_id: str) -> dict[int, Voice]:
                         .join(Account, col(Account.id) == col(Member.account_id))
                         .where(Member.room_id == room_id,
                                col(Member.role).in_(list(rules.VOICES)))).all()
-    return {m.account_id: Voice(a.handle, a.display_name, m.role, m.muted) for m, a in rows}
+    return {m.account_id: _voice(a, m) for m, a in rows}
+
+
+def _voice(account: Account, member: Member) -> Voice:
+    return Voice(account.handle, account.display_name, member.role, member.muted)
 
 
 def _check_can_listen(room: Room, viewer: Account | None, role: Role) -> None:

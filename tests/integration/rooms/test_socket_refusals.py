@@ -162,3 +162,11 @@ async def test_a_malformed_token_is_refused_not_ignored(api: Api) -> None:
     room = await cast(api, captions_public=True)
     sock = api.socket(room, "captions", headers=[(b"authorization", b"Basic abc")])
     assert (await sock.closed())[0] == 4401
+
+
+async def test_a_server_without_a_caption_engine_refuses_audio(api: Api) -> None:
+    room = await cast(api)
+    api.app.state.rooms.captions = None
+    assert await api.socket(room, "audio", "spk").closed() == (
+        4503, "live captions are not running on this server")
+    assert (await api.listen(room, "ann")) is not None
