@@ -252,10 +252,17 @@ class LiveRoom:
     def pins_event(self) -> dict[str, Any]:
         return {"type": "pins", "room": self.id, "pins": [p.to_json() for p in self.pins]}
 
+    def remember_final(self, now: float, seq: int, data: bytes) -> None:
+        self.finals.append((now, seq, data))
+        self._forget_before(now - HISTORY_SECONDS)
+
     def recent_finals(self, now: float) -> list[tuple[int, bytes]]:
-        while self.finals and self.finals[0][0] < now - HISTORY_SECONDS:
-            self.finals.popleft()
+        self._forget_before(now - HISTORY_SECONDS)
         return [(seq, data) for _, seq, data in self.finals]
+
+    def _forget_before(self, cutoff: float) -> None:
+        while self.finals and self.finals[0][0] < cutoff:
+            self.finals.popleft()
 
 
 class _Head(msgspec.Struct):
@@ -307,7 +314,7 @@ class LiveRooms:
                 return
             data = _encode(event.to_json())
             if event.type == "final":
-                room.finals.append((self.clock(), event.seq, data))
+                room.remember_final(self.clock(), event.seq, data)
             self.channels.publish(data, room.channel)
 
         return deliver

@@ -59,7 +59,7 @@ async def serve_audio(socket: WebSocket[Any, Any, Any], room_id: str, rooms: Roo
     except RoomscribeError as err:
         await _close(socket, close_for(err))
         return
-    assert speaker.id is not None
+    assert speaker.id is not None, "stored accounts have ids"
     conn = Connection(account_id=speaker.id)
     rooms.live.attach_audio(live, speaker.id, conn)
     receiver = asyncio.create_task(_receive_audio(socket, conn, feed))
@@ -118,12 +118,14 @@ async def serve_captions(socket: WebSocket[Any, Any, Any], room_id: str, rooms: 
     events = rooms.live.relay(live, conn, who)
     sender = asyncio.create_task(_send_events(socket, events, conn))
     receiver = asyncio.create_task(_await_leaving(socket, conn))
-    close = await conn.stopped()
-    # Cancelling the sender also frees a send stuck on a client that stopped reading.
-    for task in (sender, receiver):
-        task.cancel()
-    await asyncio.gather(sender, receiver, return_exceptions=True)
-    await events.aclose()
+    try:
+        close = await conn.stopped()
+    finally:
+        # Cancelling the sender also frees a send stuck on a client that stopped reading.
+        for task in (sender, receiver):
+            task.cancel()
+        await asyncio.gather(sender, receiver, return_exceptions=True)
+        await events.aclose()
     await _close(socket, close)
 
 

@@ -108,6 +108,16 @@ async def test_a_joiner_gets_the_snapshot_then_finals_of_the_last_two_minutes(
     await events.aclose()
 
 
+async def test_history_is_forgotten_as_it_ages_even_without_joiners(
+        hub: LiveRooms, clock: Clock) -> None:
+    room = live_room(hub)
+    sink = hub.caption_sink(room)
+    for seq in range(3):
+        await sink(caption(seq))
+        clock.now += 100
+    assert [seq for _, seq, _ in room.finals] == [1, 2]
+
+
 async def test_events_in_flight_while_joining_are_not_sent_twice(hub: LiveRooms) -> None:
     room = live_room(hub)
     sink = hub.caption_sink(room)
