@@ -1,0 +1,1 @@
+"""The searchable archive: the transcript index (its one writer) and search over it."""

@@ -1,0 +1,462 @@
+"""The search index of transcript segments, and the only code that writes to it.
+
+Whoosh allows one writer at a time (a lock file) and every write blocks, so all writes go through
+one thread that owns the index: async callers enqueue an operation and await its future, and the
+event loop never waits on whoosh. Consecutive operations are committed together (one commit costs
+milliseconds whatever its size), except when a later one deletes what an earlier one added, which
+whoosh would not see inside the same commit.
+
+The database is the source of truth. `rebuild` replaces the whole index in one commit (searches see
+the old index until then), and `reconcile` compares the index with what the database says each room
+holds, deleting rooms that are gone and reindexing rooms that drifted, so a crash between a database
+write and its index write leaves neither a hit pointing at nothing nor a transcript that cannot be
+found. Readers (`archive.search`) take a searcher with `Index.searcher()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from whoosh import columns, fields, index, writing
+from whoosh.analysis import Analyzer, RegexTokenizer, StemmingAnalyzer
+from whoosh.analysis.filters import LowercaseFilter
+from whoosh.index import LockError
+from whoosh.reading import TermNotFound
+from whoosh.searching import Searcher
+
+from roomscribe.config import Settings
+from roomscribe.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+
+class Visibility(StrEnum):
+    """Who may find a room's transcript, chosen by its host."""
+
+    PUBLIC = "public"
+    """Anyone, signed in or not."""
+    MEMBERS = "members"
+    """Anyone signed in (the default)."""
+    PRIVATE = "private"
+    """The host and admins."""
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDoc:
+    """One transcript segment as the index holds it, with the room facts search filters on."""
+
+    segment_id: str
+    """Unique across all rooms; re-adding the same id replaces the segment."""
+    room_id: str
+    room_title: str
+    room_date: datetime
+    """When the room took place; naive values are taken as UTC."""
+    visibility: Visibility
+    host_id: str | None
+    speaker: str
+    """Display name of who spoke."""
+    start: float
+    """Seconds on the room clock (also the position in the room's mix)."""
+    end: float
+    text: str
+
+
+# Words are stemmed ("budgets" finds "budget") and no stop words are dropped: people search
+# transcripts for phrases like "to be or not to be". Names are only lower-cased. The word pattern
+# is whoosh's older one: whoosh-reloaded's keeps `*` inside words, which would index "*" and make
+# a typed `budget*` match nothing.
+WORD = r"\w+(\.?\w+)*"
+TEXT_ANALYZER: Analyzer = StemmingAnalyzer(expression=WORD, stoplist=None, minsize=1)
+NAME_ANALYZER: Analyzer = RegexTokenizer(WORD) | LowercaseFilter()
+
+
+def schema() -> fields.Schema:
+    return fields.Schema(
+        seg_id=fields.ID(stored=True, unique=True),
+        room_id=fields.ID(stored=True),
+        room_title=fields.TEXT(stored=True, analyzer=TEXT_ANALYZER),
+        speaker=fields.TEXT(stored=True, analyzer=NAME_ANALYZER),
+        text=fields.TEXT(stored=True, analyzer=TEXT_ANALYZER),
+        # Times are never searched by range, only shown and sorted on: a stored pair plus a sort
+        # column, rather than NUMERIC fields whose 16 trie terms a value made indexing 3x slower.
+        span=fields.STORED,
+        start=fields.COLUMN(columns.NumericColumn("q", default=0)),
+        # Epoch seconds with 4 trie terms a value (DATETIME has 8): dates are per room, so a range
+        # query meets few distinct values anyway.
+        date=fields.NUMERIC(int, bits=64, signed=True, shift_step=16, stored=True, sortable=True),
+        # Who may see a segment is checked per candidate document from these columns (see
+        # archive.search), never by intersecting postings that cover most of the index.
+        visibility=fields.COLUMN(columns.RefBytesColumn()),
+        host_id=fields.COLUMN(columns.VarBytesColumn()),
+    )
+
+
+def epoch(moment: datetime) -> int:
+    """Seconds since 1970 UTC, how the index keeps dates; naive datetimes are taken as UTC."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return int(aware.timestamp())
+
+
+def _fields(doc: SegmentDoc) -> dict[str, Any]:
+    if not doc.segment_id or not doc.room_id:
+        raise InvalidInput("a segment needs a segment id and a room id")
+    return {
+        "seg_id": doc.segment_id,
+        "room_id": doc.room_id,
+        "room_title": doc.room_title,
+        "speaker": doc.speaker,
+        "text": doc.text,
+        "span": (round(doc.start * 1000), round(doc.end * 1000)),
+        "start": round(doc.start * 1000),
+        "date": epoch(doc.room_date),
+        "visibility": Visibility(doc.visibility).value.encode(),
+        "host_id": (doc.host_id or "").encode(),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedRoom:
+    """What the database says a room holds, for `reconcile` to compare the index against.
+
+    Besides the segments, the room facts every indexed segment repeats are checked, so a crash
+    between changing a room's visibility and reindexing it cannot leave the old visibility behind.
+    """
+
+    segments: int | Set[str]
+    """How many segments, or exactly which segment ids (slower to check: reads each document)."""
+    title: str
+    visibility: Visibility
+    host_id: str | None
+    date: datetime
+
+
+Expectation = int | Set[str] | ExpectedRoom
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """What `reconcile` changed."""
+
+    removed: tuple[str, ...]
+    """Rooms in the index the database no longer has."""
+    reindexed: tuple[str, ...]
+    """Rooms missing from the index or differing from the database, indexed afresh."""
+
+
+@dataclass(slots=True)
+class _Op:
+    """One queued write. `apply` runs on the writer thread with the batch's open writer."""
+
+    apply: Callable[[writing.IndexWriter], Any]
+    adds_rooms: frozenset[str] = frozenset()
+    adds_ids: frozenset[str] = frozenset()
+    deletes_rooms: frozenset[str] = frozenset()
+    alone: bool = False
+    """Needs a writer of its own (rebuild, reconcile): it reads the committed index or clears it."""
+    clears: bool = False
+    """Its commit drops every existing segment (rebuild)."""
+    future: Future[Any] = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+class Index:
+    """The whoosh index under `path`, with its single writer thread.
+
+    Open it once per process and `close()` it on shutdown. Another process (the `index rebuild`
+    command) may write to the same folder: each side waits for whoosh's lock in turn.
+    """
+
+    def __init__(self, path: Path, *, batch_docs: int = 20_000, lock_wait: float = 5.0) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        if index.exists_in(str(path)):
+            self._ix = index.open_dir(str(path))
+        else:
+            self._ix = index.create_in(str(path), schema())
+        self._batch_docs = batch_docs
+        self._lock_wait = lock_wait
+        self._queue: queue.Queue[_Op | object] = queue.Queue()
+        self._closed = False
+        self._local = threading.local()
+        self._searchers: list[Searcher] = []
+        self._searchers_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="roomscribe-index-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Index:
+        return cls(settings.data_dir / "index")
+
+    # Writes (async for services, blocking for commands)
+
+    async def add(self, docs: Iterable[SegmentDoc]) -> int:
+        """Index segments, replacing any with the same segment id. Returns how many."""
+        return int(await asyncio.wrap_future(self._submit(self._add_op(list(docs)))))
+
+    async def delete_room(self, room_id: str) -> None:
+        """Remove every segment of a room (its room ended in deletion or expiry)."""
+        await asyncio.wrap_future(self._submit(self._delete_op(room_id)))
+
+    async def replace_room(self, room_id: str, docs: Iterable[SegmentDoc]) -> int:
+        """Swap all of a room's segments at once (final pass, new title or visibility)."""
+        return int(await asyncio.wrap_future(self._submit(self._replace_op(room_id, list(docs)))))
+
+    async def reconcile(
+        self,
+        expected: Mapping[str, Expectation],
+        load: Callable[[str], Iterable[SegmentDoc]],
+    ) -> Reconciliation:
+        """Make the index agree with the database: `expected` is every room that should be in it.
+
+        `load(room_id)` returns a room's segments from the database; it is called, on the writer
+        thread, only for rooms that need reindexing.
+        """
+        op = _Op(apply=lambda w: self._reconcile(w, expected, load), alone=True)
+        result: Reconciliation = await asyncio.wrap_future(self._submit(op))
+        return result
+
+    def rebuild(self, docs: Iterable[SegmentDoc]) -> int:
+        """Replace the whole index with `docs` in one commit; returns how many. Blocks.
+
+        `docs` is consumed on the writer thread (a database cursor it reads from must allow
+        that); writes queued meanwhile wait, then apply on top of the rebuilt index.
+        """
+        def apply(writer: writing.IndexWriter) -> int:
+            count = 0
+            for doc in docs:
+                writer.add_document(**_fields(doc))
+                count += 1
+            return count
+
+        return int(self._submit(_Op(apply=apply, alone=True, clears=True)).result())
+
+    def _add_op(self, docs: list[SegmentDoc]) -> _Op:
+        rows = [_fields(d) for d in docs]  # invalid input fails here, in the caller, not the batch
+
+        def apply(writer: writing.IndexWriter) -> int:
+            for row in rows:
+                writer.update_document(**row)
+            return len(rows)
+
+        return _Op(apply=apply, adds_rooms=frozenset(r["room_id"] for r in rows),
+                   adds_ids=frozenset(r["seg_id"] for r in rows))
+
+    def _delete_op(self, room_id: str) -> _Op:
+        def apply(writer: writing.IndexWriter) -> None:
+            writer.delete_by_term("room_id", room_id)
+
+        return _Op(apply=apply, deletes_rooms=frozenset({room_id}))
+
+    def _replace_op(self, room_id: str, docs: list[SegmentDoc]) -> _Op:
+        rows = [_fields(d) for d in docs]
+        if any(r["room_id"] != room_id for r in rows):
+            raise InvalidInput(f"replace_room({room_id!r}) was given another room's segments")
+
+        def apply(writer: writing.IndexWriter) -> int:
+            writer.delete_by_term("room_id", room_id)
+            for row in rows:
+                writer.add_document(**row)
+            return len(rows)
+
+        return _Op(apply=apply, adds_rooms=frozenset({room_id}),
+                   adds_ids=frozenset(r["seg_id"] for r in rows),
+                   deletes_rooms=frozenset({room_id}))
+
+    def _submit(self, op: _Op) -> Future[Any]:
+        if self._closed:
+            raise RuntimeError("the index is closed")
+        self._queue.put(op)
+        return op.future
+
+    # The writer thread
+
+    def _run(self) -> None:
+        carried: object | None = None
+        while True:
+            item = carried if carried is not None else self._queue.get()
+            carried = None
+            if not isinstance(item, _Op):
+                return  # _STOP, queued by close() behind every earlier write
+            batch = [item]
+            if not item.alone:
+                carried = self._gather(batch)
+            self._commit(batch)
+
+    def _gather(self, batch: list[_Op]) -> object | None:
+        """Add what else is queued to `batch`; return the first item that must wait its turn."""
+        rooms = set(batch[0].adds_rooms)
+        ids = set(batch[0].adds_ids)
+        while len(ids) < self._batch_docs:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                return None
+            if (not isinstance(nxt, _Op) or nxt.alone
+                    or nxt.deletes_rooms & rooms or nxt.adds_ids & ids):
+                return nxt
+            batch.append(nxt)
+            rooms |= nxt.adds_rooms
+            ids |= nxt.adds_ids
+        return None
+
+    def _writer(self) -> writing.IndexWriter:
+        """Wait for whoosh's lock as long as it takes: another process may be rebuilding."""
+        while True:
+            try:
+                return self._ix.writer(timeout=self._lock_wait)
+            except LockError:
+                log.warning("index %s is locked by another writer; waiting", self.path)
+
+    def _commit(self, batch: list[_Op]) -> None:
+        live = [op for op in batch if op.future.set_running_or_notify_cancel()]
+        if not live:
+            return
+        try:
+            writer = self._writer()
+        except Exception as err:  # the index folder itself is broken: every op fails alike
+            for op in live:
+                op.future.set_exception(err)
+            return
+        results: list[Any] = []
+        try:
+            for op in live:
+                results.append(op.apply(writer))
+            self._finish(writer, live)
+        except Exception as err:
+            writer.cancel()
+            if len(live) == 1:
+                live[0].future.set_exception(err)
+                return
+            # One op spoiled the shared commit; redo each alone so only it fails.
+            for op in live:
+                self._commit_one(op)
+            return
+        for op, result in zip(live, results, strict=True):
+            op.future.set_result(result)
+
+    @staticmethod
+    def _finish(writer: writing.IndexWriter, ops: list[_Op]) -> None:
+        if any(op.clears for op in ops):
+            writer.commit(mergetype=writing.CLEAR)
+        else:
+            writer.commit()
+
+    def _commit_one(self, op: _Op) -> None:
+        writer = self._writer()
+        try:
+            result = op.apply(writer)
+            self._finish(writer, [op])
+        except Exception as err:
+            writer.cancel()
+            op.future.set_exception(err)
+        else:
+            op.future.set_result(result)
+
+    def _reconcile(
+        self,
+        writer: writing.IndexWriter,
+        expected: Mapping[str, Expectation],
+        load: Callable[[str], Iterable[SegmentDoc]],
+    ) -> Reconciliation:
+        removed: list[str] = []
+        reindexed: list[str] = []
+        with self._ix.searcher() as searcher:
+            present = {term.decode() for term in searcher.lexicon("room_id")}
+            for room_id in sorted(present - set(expected)):
+                if self._room_docnums(searcher, room_id):
+                    removed.append(room_id)
+                    writer.delete_by_term("room_id", room_id)
+            for room_id in sorted(expected):
+                if not self._room_matches(searcher, room_id, expected[room_id]):
+                    reindexed.append(room_id)
+                    writer.delete_by_term("room_id", room_id)
+                    for doc in load(room_id):
+                        if doc.room_id != room_id:
+                            raise InvalidInput(f"load({room_id!r}) returned room {doc.room_id!r}")
+                        writer.add_document(**_fields(doc))
+        if removed or reindexed:
+            log.info("index reconciled: %d rooms removed, %d reindexed", len(removed),
+                     len(reindexed))
+        return Reconciliation(removed=tuple(removed), reindexed=tuple(reindexed))
+
+    @staticmethod
+    def _room_docnums(searcher: Searcher, room_id: str) -> list[int]:
+        # Postings skip deleted documents, which the lexicon and doc_frequency still count.
+        try:
+            return list(searcher.postings("room_id", room_id).all_ids())
+        except TermNotFound:
+            return []
+
+    def _room_matches(self, searcher: Searcher, room_id: str, want: Expectation) -> bool:
+        docnums = self._room_docnums(searcher, room_id)
+        segments = want.segments if isinstance(want, ExpectedRoom) else want
+        count = segments if isinstance(segments, int) else len(segments)
+        if len(docnums) != count:
+            return False
+        if count == 0:
+            return True
+        if isinstance(want, ExpectedRoom):
+            first = docnums[0]
+            stored = searcher.stored_fields(first)
+            reader = searcher.reader()
+            facts = (stored["room_title"], stored["date"],
+                     reader.column_reader("visibility", translate=False)[first],
+                     reader.column_reader("host_id", translate=False)[first])
+            if facts != (want.title, epoch(want.date), want.visibility.value.encode(),
+                         (want.host_id or "").encode()):
+                return False
+        if isinstance(segments, int):
+            return True
+        return {searcher.stored_fields(n)["seg_id"] for n in docnums} == set(segments)
+
+    # Reading
+
+    @contextlib.contextmanager
+    def searcher(self) -> Iterator[Searcher]:
+        """A searcher on the latest commit, kept per thread and replaced when the index changes.
+
+        Replaced, not `refresh()`ed: whoosh's refresh reuses the reader of any segment whose id
+        is unchanged, with the deletions it had then, so deleted segments would still be found.
+        """
+        current: Searcher | None = getattr(self._local, "searcher", None)
+        if current is None or current.reader().generation() != self._ix.latest_generation():
+            fresh = self._ix.searcher()
+            with self._searchers_lock:
+                if current is not None:
+                    self._searchers.remove(current)
+                    current.close()
+                self._searchers.append(fresh)
+            current = self._local.searcher = fresh
+        yield current
+
+    def doc_count(self) -> int:
+        with self.searcher() as searcher:
+            return int(searcher.doc_count())
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Finish queued writes, stop the writer thread, close searchers."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        with self._searchers_lock:
+            for searcher in self._searchers:
+                searcher.close()
+            self._searchers.clear()
+        self._ix.close()
+

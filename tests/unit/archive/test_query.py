@@ -1,0 +1,104 @@
+"""The query language: what parses into what, and every way to get it wrong, with its reason."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from whoosh import query
+
+from roomscribe.archive.search import Asker, Audience, parse_query
+from roomscribe.errors import InvalidInput
+
+
+def epoch(*parts: int) -> int:
+    return int(datetime(*parts, tzinfo=UTC).timestamp())  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("budgets", query.Term("text", "budget")),
+    ("budget review", query.And([query.Term("text", "budget"), query.Term("text", "review")])),
+    ('"quarterly budget"', query.Phrase("text", ["quarterli", "budget"])),
+    ("a OR b", query.Or([query.Term("text", "a"), query.Term("text", "b")])),
+    ("a AND NOT b", query.And([query.Term("text", "a"), query.Not(query.Term("text", "b"))])),
+    ("NOT b", query.Not(query.Term("text", "b"))),
+    ("(a OR b) AND c", query.And([query.Or([query.Term("text", "a"), query.Term("text", "b")]),
+                                  query.Term("text", "c")])),
+    ("speaker:Alice", query.Term("speaker", "alice")),
+    ('speaker:"Alice Smith"', query.Phrase("speaker", ["alice", "smith"])),
+    ("room:R42", query.Or([query.Term("room_id", "R42"), query.Term("room_title", "r42")])),
+    ('room:"Weekly sync"', query.Or([query.Term("room_id", "Weekly sync"),
+                                     query.Phrase("room_title", ["weekli", "sync"])])),
+    ("at 10:30", query.And([query.Term("text", "at"), query.Term("text", "10"),
+                            query.Term("text", "30")])),
+    ("budget*", query.Term("text", "budget")),  # no wildcards: the star is punctuation
+])
+def test_parses(text: str, expected: query.Query) -> None:
+    assert parse_query(text) == expected
+
+
+@pytest.mark.parametrize(("text", "first", "last"), [
+    ("date:2026", epoch(2026, 1, 1), epoch(2027, 1, 1) - 1),
+    ("date:2026-11", epoch(2026, 11, 1), epoch(2026, 12, 1) - 1),
+    ("date:2026-12", epoch(2026, 12, 1), epoch(2027, 1, 1) - 1),
+    ("date:2026-02-28", epoch(2026, 2, 28), epoch(2026, 3, 1) - 1),
+    ("date:[2026-01-01 TO 2026-02-01]", epoch(2026, 1, 1), epoch(2026, 2, 2) - 1),
+    ("date:[2026-01 TO 2026-03]", epoch(2026, 1, 1), epoch(2026, 4, 1) - 1),
+    ("date:[TO 2026-01]", None, epoch(2026, 2, 1) - 1),
+    ("date:[2026-01-15 TO]", epoch(2026, 1, 15), None),
+])
+def test_dates_are_whole_days_months_and_years_in_utc(
+    text: str, first: int | None, last: int | None
+) -> None:
+    parsed = parse_query(text)
+    assert isinstance(parsed, query.NumericRange) and parsed.fieldname == "date"
+    assert (parsed.start, parsed.end) == (first, last)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("", "empty"),
+    ("   ", "empty"),
+    ("!!! ...", "no words"),
+    ('"unclosed phrase', "quote is never closed"),
+    ('a "b" "c', "quote is never closed"),
+    ("(a OR b", "never closed"),
+    ("a OR b)", "without a matching"),
+    ("()", "empty parentheses"),
+    ("(a AND)", "nothing to act on"),
+    ("a AND", "ends with an operator"),
+    ("a OR", "ends with an operator"),
+    ("a NOT", "ends with an operator"),
+    ("AND a", "needs something to search for before it"),
+    ("OR a", "needs something to search for before it"),
+    ("a AND OR b", "needs something to search for before it"),
+    ("(OR a)", "needs something to search for before it"),
+    ("NOT NOT a", "NOT NOT"),
+    ("foo:bar", "unknown field 'foo'"),
+    ("http://example.com", "unknown field 'http'"),
+    ("speaker: alice", "right after the colon"),
+    ("speaker:", "field name and no value"),
+    ("speaker:room:x", "cannot follow another"),
+    ("speaker:AND", "cannot be a field's value"),
+    ("date:[2026-01-01 TO", "unbalanced '['"),
+    ("date:2026-01-01]", "unbalanced ']'"),
+    ("[a TO b]", "range needs a field"),
+    ("speaker:[a TO b]", "ranges work only on date"),
+    ("date:2026-13", "month must be in 1..12"),
+    ("date:2026-02-30", "day is out of range"),
+    ("date:yesterday", "not a date"),
+    ("date:26-01", "not a date"),
+    ("date:[2026-03 TO 2026-01]", "backwards"),
+    ("date:[TO]", "at least one end"),
+    ("x" * 501, "longer than 500"),
+])
+def test_malformed_queries_say_why(text: str, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(reason)):
+        parse_query(text)
+
+
+def test_audience_per_asker() -> None:
+    assert Audience.of(Asker()).visibilities == frozenset({b"public"})
+    member = Audience.of(Asker("u1"))
+    assert member.visibilities == frozenset({b"public", b"members"}) and member.host == b"u1"
+    assert Audience.of(Asker("root", admin=True)).visibilities is None
