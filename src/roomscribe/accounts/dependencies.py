@@ -4,7 +4,6 @@
 - `viewer`: the signed-in Account of an API request, or None when it carries no credentials.
 - `caller`: the same, but a request without credentials is refused (401).
 - `stream_viewer`: like `viewer`, for the caption event stream (accepts `?token=` and the cookie).
-- `page_viewer`: for HTML pages, the account of the session cookie, or None.
 
 A request that carries a token that is unknown or expired is refused even where anonymous access is
 allowed: silently treating it as anonymous would hide the expiry from the client.
@@ -18,7 +17,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
-from roomscribe.accounts.security import SESSION_COOKIE, bearer_token, stream_token
+from roomscribe.accounts.security import bearer_token, stream_token
 from roomscribe.accounts.service import AccountService
 from roomscribe.accounts.tables import Account
 from roomscribe.errors import NotAuthenticated
@@ -39,18 +38,6 @@ def provide_stream_viewer(request: Request[Any, Any, Any],
     return accounts.identify(stream_token(request))
 
 
-def provide_page_viewer(request: Request[Any, Any, Any],
-                        accounts: NamedDependency[AccountService]) -> Account | None:
-    """A page treats a stale cookie as signed out: it shows the sign-in link, not an error."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    try:
-        return accounts.resolve(token)
-    except NotAuthenticated:
-        return None
-
-
 def provide_caller(viewer: NamedDependency[Account | None]) -> Account:
     if viewer is None:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer TOKEN'")
@@ -62,6 +49,5 @@ DEPENDENCIES = {
     # Token lookups touch the database, so they run in a worker thread.
     "viewer": Provide(provide_viewer, sync_to_thread=True),
     "stream_viewer": Provide(provide_stream_viewer, sync_to_thread=True),
-    "page_viewer": Provide(provide_page_viewer, sync_to_thread=True),
     "caller": Provide(provide_caller, sync_to_thread=False),
 }

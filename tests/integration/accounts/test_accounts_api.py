@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
-from litestar import Litestar, get
-from litestar.di import NamedDependency
+from litestar import Litestar
 from litestar.testing import TestClient
 from sqlmodel import select
 
@@ -169,21 +168,3 @@ def test_account_profiles_need_an_account(client: Client) -> None:
     assert client.get("/api/v1/accounts/ada").status_code == 401
     assert client.get("/api/v1/accounts/ada", headers=bearer(ada)).json()["display_name"] == "Ada"
     assert client.get("/api/v1/accounts/ghost", headers=bearer(ada)).status_code == 404
-
-
-@get("/probe/page", sync_to_thread=False)
-def page_probe(page_viewer: NamedDependency[Account | None]) -> dict[str, str | None]:
-    return {"handle": page_viewer.handle if page_viewer else None}
-
-
-def test_pages_know_the_account_of_the_session_cookie(settings: Settings) -> None:
-    app = create_app(settings, password_hasher=PasswordHasher.from_parameters(CHEAPEST))
-    app.register(page_probe)
-    with TestClient(app) as client:
-        register(client)
-        assert client.get("/probe/page").json() == {"handle": None}
-        client.post("/api/v1/sessions/cookie", json={"handle": "ada", "password": "correct horse"})
-        assert client.get("/probe/page").json() == {"handle": "ada"}
-        # A stale cookie simply means signed out, on a page.
-        client.cookies.set("roomscribe_session", "stale")
-        assert client.get("/probe/page").json() == {"handle": None}
