@@ -102,6 +102,10 @@ def schema() -> fields.Schema:
     )
 
 
+def _layout(fields_of: fields.Schema) -> list[tuple[str, str]]:
+    return sorted((name, type(field).__name__) for name, field in fields_of.items())
+
+
 def epoch(moment: datetime) -> int:
     """Seconds since 1970 UTC, how the index keeps dates; naive datetimes are taken as UTC."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -182,10 +186,13 @@ class Index:
     def __init__(self, path: Path, *, batch_docs: int = 20_000, lock_wait: float = 5.0) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        if index.exists_in(str(path)):
-            self._ix = index.open_dir(str(path))
-        else:
-            self._ix = index.create_in(str(path), schema())
+        existing = index.open_dir(str(path)) if index.exists_in(str(path)) else None
+        if existing is not None and _layout(existing.schema) != _layout(schema()):
+            # Built by another version: start empty and let reconcile refill it from the
+            # database, rather than fail every search on a field that is not there.
+            log.warning("index %s has an older layout; starting it afresh", path)
+            existing = None
+        self._ix = existing if existing is not None else index.create_in(str(path), schema())
         self._batch_docs = batch_docs
         self._lock_wait = lock_wait
         self._queue: queue.Queue[_Op | object] = queue.Queue()

@@ -224,9 +224,15 @@ def _parser() -> qparser.QueryParser:
                    qparser.EveryPlugin, qparser.OperatorsPlugin, qparser.FieldsPlugin):
         parser.remove_plugin_class(plugin)
     parser.add_plugin(qparser.FieldsPlugin(expr=r"(?P<text>[A-Za-z_]\w*):"))
+    # Operators end where the scan's words end (at spaces, parentheses, quotes and brackets), so
+    # `NOT(a OR b)` means what the scan checked, not a search for the word "not".
+    before = r"(?<=[\s)\]}\"])"
+    after = r"(?=[\s(\[{\"])"
     parser.add_plugin(qparser.OperatorsPlugin(
-        And=r"(?<=\s)AND(?=\s)", Or=r"(?<=\s)OR(?=\s)",
-        Not=r"(^|(?<=(\s|[()])))NOT(?=\s)", AndNot=None, AndMaybe=None, Require=None))
+        And=before + "AND" + after,
+        Or=before + "OR" + after,
+        Not=r"(^|(?<=\()|" + before + ")NOT" + after,
+        AndNot=None, AndMaybe=None, Require=None))
     return parser
 
 

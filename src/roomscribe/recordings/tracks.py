@@ -126,6 +126,7 @@ class TrackWriter:
     `at` is the room time (seconds since the room started) of a chunk's first sample. A chunk
     within `jitter` of where the previous one ended is taken as contiguous, so network timing
     noise never chops the track into runs; a larger jump starts a new run (and a gap of silence).
+    Either way the track stays within `jitter` of the room clock.
     """
 
     def __init__(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from whoosh import fields
 from whoosh import index as whoosh_index
 
 from roomscribe.archive.index import (
@@ -193,6 +194,21 @@ async def test_waits_while_another_process_holds_the_writer_lock(tmp_path: Path)
         assert not adding.done()
         held.cancel()
         assert await asyncio.wait_for(adding, 10) == 1
+        assert room_ids(ix) == {"r1": 1}
+    finally:
+        ix.close()
+
+
+async def test_an_index_of_another_layout_starts_afresh_for_reconcile_to_fill(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "index").mkdir()
+    whoosh_index.create_in(str(tmp_path / "index"), fields.Schema(body=fields.TEXT(stored=True)))
+    ix = Index(tmp_path / "index")
+    try:
+        assert ix.doc_count() == 0
+        report = await ix.reconcile({"r1": 1}, lambda room: [seg(room, 0)])
+        assert report.reindexed == ("r1",)
         assert room_ids(ix) == {"r1": 1}
     finally:
         ix.close()

@@ -33,6 +33,12 @@ def epoch(*parts: int) -> int:
     ("at 10:30", query.And([query.Term("text", "at"), query.Term("text", "10"),
                             query.Term("text", "30")])),
     ("budget*", query.Term("text", "budget")),  # no wildcards: the star is punctuation
+    # Operators touching parentheses or quotes are still operators, as the scan took them.
+    ("NOT(a OR b)", query.Not(query.Or([query.Term("text", "a"), query.Term("text", "b")]))),
+    ('a OR"b c"', query.Or([query.Term("text", "a"), query.Phrase("text", ["b", "c"])])),
+    ('"rock AND roll"', query.Phrase("text", ["rock", "and", "roll"])),
+    ("NOTE ORACLE ANDROID", query.And([query.Term("text", "note"), query.Term("text", "oracl"),
+                                       query.Term("text", "android")])),
 ])
 def test_parses(text: str, expected: query.Query) -> None:
     assert parse_query(text) == expected
