@@ -449,8 +449,7 @@ def _hit(hit: Hit) -> SearchHit:
     )
 
 
-_NEWEST = sorting.MultiFacet([sorting.FieldFacet("date", reverse=True),
-                              sorting.FieldFacet("start")])
+_NEWEST = sorting.FieldFacet("newest")
 
 
 def search_sync(
