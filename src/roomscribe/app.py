@@ -28,6 +28,8 @@ from roomscribe.rooms.audio import AudioSink, CaptionSource, NullAudioSink
 from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveRooms
 from roomscribe.rooms.routes import RoomController, provide_rooms
 from roomscribe.rooms.service import RoomService
+from roomscribe.web import routers as web_routers
+from roomscribe.web import template_config
 
 
 def to_http(_: Request[Any, Any, Any], exc: RoomscribeError) -> Response[dict[str, str]]:
@@ -96,7 +98,8 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
         backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True,
         subscriber_max_backlog=SUBSCRIBER_BACKLOG, subscriber_class=DroppingSubscriber)
     return Litestar(
-        route_handlers=[health, AccountController, SessionController, RoomController],
+        route_handlers=[health, AccountController, SessionController, RoomController,
+                        *web_routers(settings)],
         dependencies={**ACCOUNT_DEPENDENCIES,
                       "rooms": Provide(provide_rooms, sync_to_thread=False)},
         plugins=[channels, LifespansInsideChannels(rooms)],
@@ -106,4 +109,5 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                      "password_hasher": password_hasher or PasswordHasher()}),
         exception_handlers={RoomscribeError: to_http},
         openapi_config=OpenAPIConfig(title="Roomscribe", version=__version__, path="/schema"),
+        template_config=template_config(),
     )

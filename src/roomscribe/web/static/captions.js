@@ -1,0 +1,336 @@
+// The live captions client: one room's events, shown for people reading and for screen readers.
+//
+// Events come over the room's caption WebSocket, or over Server-Sent Events when sockets cannot
+// connect (proxies that block them). Finals are appended to the role="log" region, which screen
+// readers announce politely; the partial line is replaced in place beside the log, outside it, so
+// a sentence is announced once, when it is final. The speaker's name starts every change of
+// speaker. Reading back pauses auto-scroll; "Jump to live" resumes it. Every event is also
+// dispatched on `document` as "roomscribe:event" for the other page scripts.
+
+const KEEP = 1000; // finals kept on the page: hours of talk, bounded memory
+const BOTTOM_SLACK = 8; // pixels from the end that still count as "at the live edge"
+
+// Close codes (roomscribe.rooms.live) after which reconnecting cannot help.
+const FINAL = {
+  4000: "The room has ended.",
+  4002: "You were removed from the room.",
+  4003: "You are blocked from this room.",
+  4401: "Your sign-in has expired. Sign in again to follow the room.",
+  4403: "You may not follow this room.",
+  4404: "This room does not exist.",
+};
+const NOT_STARTED = 4409;
+
+export class RoomStream {
+  constructor({ socket, events, onEvent, onStatus }) {
+    this.socketPath = socket;
+    this.eventsPath = events;
+    this.onEvent = onEvent;
+    this.onStatus = onStatus;
+    this.useEvents = false;
+    this.failedHandshakes = 0;
+    this.attempt = 0;
+    this.stopped = false;
+  }
+
+  connect() {
+    if (this.stopped) return;
+    if (this.useEvents) this.openEvents();
+    else this.openSocket();
+  }
+
+  openSocket() {
+    const url = new URL(this.socketPath, window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    let socket;
+    try {
+      socket = new WebSocket(url);
+    } catch (err) {
+      this.useEvents = true; // no WebSocket at all here
+      this.openEvents();
+      return;
+    }
+    let opened = false;
+    socket.addEventListener("open", () => {
+      opened = true;
+      this.failedHandshakes = 0;
+      this.connected();
+    });
+    socket.addEventListener("message", (message) => this.deliver(message.data));
+    socket.addEventListener("close", (event) => {
+      // A socket that never opened, twice running, is being blocked on the way: use SSE.
+      if (!opened && ++this.failedHandshakes >= 2) this.useEvents = true;
+      this.closed(event.code);
+    });
+  }
+
+  openEvents() {
+    const source = new EventSource(this.eventsPath);
+    source.addEventListener("open", () => this.connected());
+    source.addEventListener("message", (message) => {
+      const event = JSON.parse(message.data);
+      if (event.type === "close") {
+        source.close();
+        this.closed(event.code);
+      } else {
+        this.onEvent(event);
+      }
+    });
+    source.addEventListener("error", () => {
+      // EventSource retries dropped connections itself; CLOSED means the server refused.
+      if (source.readyState === EventSource.CLOSED) this.closed(1006);
+      else this.onStatus("Connection lost. Reconnecting…");
+    });
+  }
+
+  deliver(data) {
+    let event;
+    try {
+      event = JSON.parse(data);
+    } catch (err) {
+      return;
+    }
+    this.onEvent(event);
+  }
+
+  connected() {
+    this.attempt = 0;
+    this.onStatus("Connected. Captions are live.");
+  }
+
+  closed(code) {
+    if (this.stopped) return;
+    if (FINAL[code]) {
+      this.stopped = true;
+      this.onStatus(FINAL[code], { ended: code === 4000 });
+      return;
+    }
+    if (code === NOT_STARTED) {
+      this.onStatus("The room has not started yet. Captions will appear when it does.");
+      window.setTimeout(() => this.connect(), 10000);
+      return;
+    }
+    const seconds = Math.min(15, 2 ** this.attempt++);
+    this.onStatus(`Connection lost. Reconnecting in ${seconds} seconds…`);
+    window.setTimeout(() => this.connect(), seconds * 1000);
+  }
+}
+
+export class CaptionView {
+  constructor({ log, partials, pause, live }) {
+    this.log = log;
+    this.partials = partials;
+    this.pause = pause;
+    this.live = live;
+    this.lastSeq = -1;
+    this.lastSpeaker = null;
+    this.lines = new Map(); // speaker id → their partial line
+    this.paused = false;
+    this.pausedByButton = false;
+    this.unseen = 0;
+    log.addEventListener("scroll", () => this.scrolled());
+    pause.addEventListener("click", () => {
+      if (this.paused) this.resume();
+      else this.hold(true);
+    });
+    live.addEventListener("click", () => {
+      this.resume();
+      this.log.focus();
+    });
+  }
+
+  final(event) {
+    if (event.seq <= this.lastSeq) return; // already shown (a reconnect replays recent finals)
+    this.lastSeq = event.seq;
+    this.dropPartial(event.speaker.id);
+    const text = event.text.trim();
+    if (!text) return;
+    this.log.querySelector(".caption-placeholder")?.remove();
+    const line = document.createElement("p");
+    line.className = "caption";
+    line.dataset.seq = String(event.seq);
+    if (event.speaker.id !== this.lastSpeaker) {
+      line.classList.add("caption--speaker");
+      line.append(speakerName(event.speaker.name));
+      this.lastSpeaker = event.speaker.id;
+    }
+    line.append(text);
+    this.log.append(line);
+    while (this.log.childElementCount > KEEP) this.log.firstElementChild.remove();
+    this.follow();
+  }
+
+  partial(event) {
+    if (event.seq <= this.lastSeq) return;
+    let line = this.lines.get(event.speaker.id);
+    if (!line) {
+      line = document.createElement("p");
+      line.append(speakerName(event.speaker.name), document.createElement("span"));
+      this.partials.append(line);
+      this.lines.set(event.speaker.id, line);
+    }
+    line.lastElementChild.textContent = event.text.trim();
+  }
+
+  dropPartial(speakerId) {
+    this.lines.get(speakerId)?.remove();
+    this.lines.delete(speakerId);
+  }
+
+  clearPartials() {
+    this.partials.replaceChildren();
+    this.lines.clear();
+  }
+
+  atEnd() {
+    const { scrollHeight, scrollTop, clientHeight } = this.log;
+    return scrollHeight - scrollTop - clientHeight <= BOTTOM_SLACK;
+  }
+
+  follow() {
+    if (this.paused) {
+      this.unseen += 1;
+      this.showLiveButton();
+    } else {
+      this.log.scrollTop = this.log.scrollHeight;
+    }
+  }
+
+  scrolled() {
+    if (this.atEnd()) {
+      if (this.paused && !this.pausedByButton) this.resume();
+    } else if (!this.paused) {
+      this.hold(false);
+    }
+  }
+
+  hold(byButton) {
+    this.paused = true;
+    this.pausedByButton = byButton;
+    this.unseen = 0;
+    this.pause.setAttribute("aria-pressed", "true");
+    this.showLiveButton();
+  }
+
+  resume() {
+    this.paused = false;
+    this.pausedByButton = false;
+    this.unseen = 0;
+    this.pause.setAttribute("aria-pressed", "false");
+    this.live.hidden = true;
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  showLiveButton() {
+    this.live.textContent = this.unseen
+      ? `Jump to live (${this.unseen} new)`
+      : "Jump to live";
+    this.live.hidden = false;
+  }
+}
+
+function speakerName(name) {
+  const span = document.createElement("span");
+  span.className = "speaker";
+  span.textContent = `${name}: `;
+  return span;
+}
+
+const STATE_TEXT = { live: "Live now", ended: "Ended", cancelled: "Cancelled" };
+
+function showRoom(event) {
+  const state = document.getElementById("room-state");
+  if (state && STATE_TEXT[event.state]) state.textContent = STATE_TEXT[event.state];
+}
+
+function showRoster(event) {
+  const list = document.getElementById("stage-list");
+  if (!list) return;
+  const roles = JSON.parse(list.dataset.roles);
+  list.replaceChildren(...event.voices.map((voice) => {
+    const item = document.createElement("li");
+    const details = [roles[voice.role] || voice.role];
+    if (voice.muted) details.push("muted");
+    if (voice.streaming) details.push("microphone on");
+    const role = document.createElement("span");
+    role.className = "role";
+    role.textContent = `(${details.join(", ")})`;
+    item.append(`${voice.name} `, role);
+    return item;
+  }));
+  const audience = document.getElementById("audience");
+  const count = event.listener_count + event.anonymous;
+  audience.textContent = `${count} ${count === 1 ? "person" : "people"} listening` +
+    (event.anonymous ? `, ${event.anonymous} without an account.` : ".");
+}
+
+function showReaction(event) {
+  const feed = document.getElementById("reaction-feed");
+  if (!feed) return;
+  const names = JSON.parse(feed.dataset.names);
+  const item = document.createElement("li");
+  const emoji = document.createElement("span");
+  emoji.setAttribute("aria-hidden", "true");
+  emoji.textContent = event.emoji;
+  const name = document.createElement("span");
+  name.className = "visually-hidden";
+  name.textContent = names[event.emoji] || "reaction";
+  item.append(`${event.from.name}: `, emoji, name);
+  feed.prepend(item);
+  while (feed.childElementCount > 5) feed.lastElementChild.remove();
+  document.getElementById("reaction-empty").hidden = true;
+}
+
+function showPins(event) {
+  const list = document.getElementById("pin-list");
+  if (!list) return;
+  list.replaceChildren(...event.pins.map((pin) => {
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = pin.url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer nofollow";
+    link.textContent = pin.title || pin.url;
+    const note = document.createElement("span");
+    note.className = "visually-hidden";
+    note.textContent = " (opens in a new tab)";
+    link.append(note);
+    item.append(link);
+    return item;
+  }));
+  document.getElementById("pin-empty").hidden = event.pins.length > 0;
+}
+
+function start(section) {
+  const status = section.querySelector("#caption-status");
+  const view = new CaptionView({
+    log: section.querySelector("#caption-log"),
+    partials: section.querySelector("#caption-partial"),
+    pause: section.querySelector("#caption-pause"),
+    live: section.querySelector("#caption-live"),
+  });
+  const stream = new RoomStream({
+    socket: section.dataset.socket,
+    events: section.dataset.events,
+    onEvent(event) {
+      if (event.type === "final") view.final(event);
+      else if (event.type === "partial") view.partial(event);
+      else if (event.type === "room") showRoom(event);
+      else if (event.type === "roster") showRoster(event);
+      else if (event.type === "reaction") showReaction(event);
+      else if (event.type === "pins") showPins(event);
+      document.dispatchEvent(new CustomEvent("roomscribe:event", { detail: event }));
+    },
+    onStatus(text, { ended = false } = {}) {
+      if (ended) {
+        view.clearPartials();
+        showRoom({ state: "ended" });
+      }
+      if (status.textContent !== text) status.textContent = text;
+    },
+  });
+  stream.connect();
+}
+
+const section = document.querySelector("[data-captions]");
+if (section) start(section);

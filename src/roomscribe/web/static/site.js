@@ -1,0 +1,175 @@
+// What every page gets from script, all of it optional (the pages work without it):
+//
+// - Forms marked data-enhance post in the background: the server's message is announced in the
+//   page's status region, a refusal is shown (and announced) right after the form, and the page
+//   stays where it is, captions and all.
+// - Any form marked data-confirm="question" asks first.
+// - Panels marked data-panel="URL" are re-fetched from the server after such a post, when the
+//   room's roster changes, and every data-refresh-every seconds, keeping keyboard focus in place.
+// - Times marked data-local are shown in the reader's own time zone.
+// - The new-room form learns the reader's time zone.
+
+const announcer = document.getElementById("announcer");
+
+function announce(text) {
+  if (!announcer || !text) return;
+  // Emptied first so the same message twice is announced twice.
+  announcer.textContent = "";
+  window.setTimeout(() => { announcer.textContent = text; }, 50);
+}
+
+function showError(form, text) {
+  const error = document.createElement("p");
+  error.className = "form-error";
+  error.setAttribute("role", "alert");
+  error.textContent = text;
+  form.after(error);
+}
+
+function clearError(form) {
+  const next = form.nextElementSibling;
+  if (next && next.classList.contains("form-error")) next.remove();
+}
+
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    return;
+  }
+  if (!form.hasAttribute("data-enhance")) return;
+  event.preventDefault();
+  if (form.dataset.busy) return;
+  form.dataset.busy = "true";
+  clearError(form);
+  try {
+    const response = await fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form, event.submitter)),
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    const answer = await response.json().catch(() => ({}));
+    if (response.ok) {
+      announce(answer.message);
+      form.reset();
+      document.dispatchEvent(new CustomEvent("roomscribe:action", { detail: { form } }));
+    } else {
+      showError(form, sentence(answer.detail) || "That did not work. Reload the page and try again.");
+    }
+  } catch (err) {
+    showError(form, "The server could not be reached. Check your connection and try again.");
+  } finally {
+    delete form.dataset.busy;
+  }
+});
+
+function sentence(text) {
+  if (!text) return "";
+  const trimmed = String(text).trim();
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+// -- panels ---------------------------------------------------------------------------------------
+
+// How to find "the same" control after a panel is rebuilt: by id, else by its form and value.
+function focusKey(element) {
+  if (element.id) return { id: element.id };
+  if (element.form) {
+    return {
+      action: element.form.getAttribute("action"), name: element.name || "", value: element.value || "",
+    };
+  }
+  return null;
+}
+
+function findByKey(panel, key) {
+  if (key.id) return panel.querySelector(`#${CSS.escape(key.id)}`);
+  return Array.from(panel.querySelectorAll("form")).filter(
+    (form) => form.getAttribute("action") === key.action,
+  ).flatMap((form) => Array.from(form.elements)).find(
+    (element) => element.type !== "hidden" && (element.name || "") === key.name &&
+      (element.value || "") === key.value,
+  ) || null;
+}
+
+const lastSeen = new WeakMap(); // panel → the markup it was last given
+
+async function refresh(panel) {
+  if (panel.dataset.loading) return;
+  panel.dataset.loading = "true";
+  try {
+    const response = await fetch(panel.dataset.panel, {
+      headers: { Accept: "text/html" }, credentials: "same-origin",
+    });
+    if (!response.ok) return;
+    const fresh = document.createElement("template");
+    fresh.innerHTML = await response.text();
+    const markup = fresh.innerHTML.trim();
+    // Compared with what the server sent last time, not with the live DOM, which scripts and
+    // error messages change: an unchanged panel is never rebuilt under someone's focus.
+    if (markup === lastSeen.get(panel)) return;
+    lastSeen.set(panel, markup);
+    const active = document.activeElement;
+    const inside = active && panel.contains(active);
+    const key = inside ? focusKey(active) : null;
+    const heading = inside ? active.closest("section")?.querySelector("h2") : null;
+    const headingId = heading ? heading.id : null;
+    panel.replaceChildren(fresh.content);
+    if (inside) {
+      // The control may be gone (the person it acted on moved): its section's heading then.
+      const target = (key && findByKey(panel, key)) ||
+        (headingId && document.getElementById(headingId)) || panel.querySelector("h2");
+      if (target) target.focus();
+    }
+  } catch (err) {
+    // Offline for a moment: the next refresh catches up.
+  } finally {
+    delete panel.dataset.loading;
+  }
+}
+
+const panels = Array.from(document.querySelectorAll("[data-panel]"));
+let pending = null;
+
+function refreshSoon() {
+  window.clearTimeout(pending);
+  pending = window.setTimeout(() => panels.forEach(refresh), 250);
+}
+
+if (panels.length) {
+  // This module runs before any other script touches the panels: this is the server's markup.
+  for (const panel of panels) lastSeen.set(panel, panel.innerHTML.trim());
+  document.addEventListener("roomscribe:action", () => panels.forEach(refresh));
+  document.addEventListener("roomscribe:event", (event) => {
+    if (event.detail.type === "roster" || event.detail.type === "room") refreshSoon();
+  });
+  for (const panel of panels) {
+    const seconds = Number(panel.dataset.refreshEvery);
+    if (seconds > 0) {
+      window.setInterval(() => { if (!document.hidden) refresh(panel); }, seconds * 1000);
+    }
+  }
+}
+
+// -- times and time zones -----------------------------------------------------------------------
+
+const format = new Intl.DateTimeFormat(undefined, {
+  weekday: "short", day: "numeric", month: "short", year: "numeric",
+  hour: "numeric", minute: "2-digit", timeZoneName: "short",
+});
+for (const time of document.querySelectorAll("time[data-local]")) {
+  const moment = new Date(time.getAttribute("datetime"));
+  if (!Number.isNaN(moment.getTime())) time.textContent = format.format(moment);
+}
+
+const roomForm = document.querySelector("form[data-room-form]");
+if (roomForm) {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone) {
+    roomForm.elements.timezone.value = zone;
+    const hint = document.getElementById("f-scheduled-for-hint");
+    if (hint) hint.textContent = `Up to 14 days ahead, in your time zone (${zone}).`;
+  }
+}

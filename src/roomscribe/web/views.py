@@ -1,0 +1,187 @@
+"""What each page shows, gathered from the services into small dataclasses the templates read.
+
+The services decide who may see what (a private room refuses anonymous viewers, the host console
+needs a moderator); this module only combines their answers, so pages and API never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import get_args
+
+from roomscribe.accounts.tables import Account
+from roomscribe.errors import Forbidden, NotAuthenticated, RoomscribeError
+from roomscribe.rooms import rules
+from roomscribe.rooms.schemas import Emoji, MemberPublic, PinPublic, RoomPublic
+from roomscribe.rooms.service import RoomService
+from roomscribe.rooms.tables import Role, RoomState
+
+REACTIONS = dict(zip(get_args(Emoji), ("Applause", "Laughter", "Love", "Agreement", "Excitement",
+                                       "Surprise"), strict=True))
+"""Each reaction's accessible name, in the order the schema lists them."""
+
+ROLE_NAMES = {Role.HOST: "host", Role.COHOST: "co-host", Role.SPEAKER: "speaker",
+              Role.LISTENER: "listener", Role.BLOCKED: "blocked"}
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A signed-in viewer's place in one room."""
+
+    account: Account
+    member: MemberPublic | None
+    """Their row in the room, when they have one (a plain listener has none)."""
+
+    @property
+    def role(self) -> Role:
+        return self.member.role if self.member is not None else Role.LISTENER
+
+    @property
+    def voice(self) -> bool:
+        return self.role in rules.VOICES
+
+    @property
+    def moderator(self) -> bool:
+        return self.role in rules.MODERATORS
+
+    @property
+    def host(self) -> bool:
+        return self.role is Role.HOST
+
+    @property
+    def muted(self) -> bool:
+        return self.member is not None and self.member.muted
+
+    @property
+    def requested(self) -> bool:
+        return (self.member is not None and self.role is Role.LISTENER
+                and self.member.requested_at is not None)
+
+    @property
+    def invited(self) -> bool:
+        return (self.member is not None and self.role is Role.LISTENER
+                and self.member.invited_at is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    handle: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class People:
+    """Everyone a moderator manages, for the host console."""
+
+    me: Standing
+    voices: list[MemberPublic]
+    requests: list[MemberPublic]
+    invited: list[MemberPublic]
+    blocked: list[MemberPublic]
+    listeners: list[Listener] = field(default_factory=list)
+    """Signed-in listeners present now, without a request or invitation (at most 100)."""
+    listener_count: int = 0
+    anonymous: int = 0
+    streaming: frozenset[str] = frozenset()
+    """Handles of voices whose microphone socket is open."""
+
+    def manages(self, member: MemberPublic) -> bool:
+        """May the viewer mute, move, remove or block this person?"""
+        try:
+            rules.check_outranks(self.me.role, member.role)
+        except RoomscribeError:
+            return False
+        return member.handle != self.me.account.handle
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPage:
+    room: RoomPublic
+    me: Standing | None
+    voices: list[MemberPublic]
+    pins: list[PinPublic]
+
+    @property
+    def open(self) -> bool:
+        """Scheduled or live: captions may still come."""
+        return self.room.state in (RoomState.SCHEDULED, RoomState.LIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class HostPage:
+    room: RoomPublic
+    people: People
+    pins: list[PinPublic]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomList:
+    live: list[RoomPublic]
+    scheduled: list[RoomPublic]
+
+
+async def room_list(rooms: RoomService, viewer: Account | None) -> RoomList:
+    """Live and scheduled rooms; anonymous visitors see none, as the API shows them none."""
+    if viewer is None:
+        return RoomList([], [])
+    found = await rooms.browse(viewer)
+    return RoomList([r for r in found if r.state is RoomState.LIVE],
+                    [r for r in found if r.state is RoomState.SCHEDULED])
+
+
+async def room_page(rooms: RoomService, viewer: Account | None, room_id: str) -> RoomPage:
+    room = await rooms.get(viewer, room_id)
+    members = await rooms.members(viewer, room_id)
+    pins = await rooms.pins(viewer, room_id)
+    return RoomPage(room, standing(viewer, members),
+                    [m for m in members if m.role in rules.VOICES], pins)
+
+
+async def public_room(rooms: RoomService, room_id: str) -> RoomPublic:
+    """A room whose captions anyone may read; 403 when they are not public, 404 when unknown."""
+    try:
+        return await rooms.get(None, room_id)
+    except NotAuthenticated:
+        raise Forbidden("this room's captions are not public; sign in and open the room page "
+                        "to follow it") from None
+
+
+async def speak_page(rooms: RoomService, viewer: Account, room_id: str) -> RoomPage:
+    page = await room_page(rooms, viewer, room_id)
+    if page.me is None or not page.me.voice:
+        raise Forbidden("only the host, co-hosts and speakers of this room use the microphone")
+    return page
+
+
+async def people(rooms: RoomService, viewer: Account, room_id: str) -> People:
+    requests = await rooms.requests(viewer, room_id)  # refuses all but moderators
+    members = await rooms.members(viewer, room_id)
+    me = standing(viewer, members)
+    assert me is not None
+    invited = [m for m in members if m.role is Role.LISTENER and m.invited_at is not None]
+    base = People(me=me, voices=[m for m in members if m.role in rules.VOICES],
+                  requests=requests, invited=invited,
+                  blocked=[m for m in members if m.role is Role.BLOCKED])
+    live = rooms.live.get(room_id)
+    if live is None:
+        return base
+    roster = live.roster_event()
+    return People(
+        me=base.me, voices=base.voices, requests=base.requests, invited=base.invited,
+        blocked=base.blocked,
+        listeners=[Listener(p["id"], p["name"]) for p in roster["listeners"]
+                   if p["id"] not in {m.handle for m in (*requests, *invited)}],
+        listener_count=roster["listener_count"], anonymous=roster["anonymous"],
+        streaming=frozenset(v["id"] for v in roster["voices"] if v["streaming"]))
+
+
+async def host_page(rooms: RoomService, viewer: Account, room_id: str) -> HostPage:
+    found = await people(rooms, viewer, room_id)
+    return HostPage(await rooms.get(viewer, room_id), found, await rooms.pins(viewer, room_id))
+
+
+def standing(viewer: Account | None, members: list[MemberPublic]) -> Standing | None:
+    if viewer is None:
+        return None
+    mine = next((m for m in members if m.handle == viewer.handle), None)
+    return Standing(viewer, mine)

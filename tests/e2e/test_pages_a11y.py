@@ -1,0 +1,237 @@
+"""Every page, in every state worth seeing, against axe-core, reflow and the keyboard.
+
+Each page is loaded as someone would meet it, populated first (captions, a partial line, reactions,
+pins, requests, form errors) and with the caption settings open, then:
+
+- axe-core finds no violations;
+- at 320 CSS px wide (1280 px at 400 % zoom) and at 640 × 400 (1280 × 800 at 200 %) nothing
+  sticks out sideways;
+- at 200 % zoom (its CSS viewport), Tab alone reaches every control in document order, each
+  with a visible focus indicator on screen; Shift+Tab walks the same way back; neither gets stuck.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from websockets.sync.client import ClientConnection, connect
+
+from helpers.browser import axe_violations, chromium, describe
+from helpers.keyboard import Stop, start_at_top, tabbable, walk
+from helpers.site import Site, serve
+from integration.rooms.harness import FakeCaptionSource
+from roomscribe.config import Settings
+
+pytestmark = pytest.mark.browser
+
+FRAME = np.full(1600, 2000, dtype="<i2").tobytes()
+"""100 ms of PCM: with the fake engine, four make a final and one a partial."""
+
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const found = [];
+  if (document.documentElement.scrollWidth > width) {
+    found.push(`the page is ${document.documentElement.scrollWidth}px wide`);
+  }
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('.visually-hidden, .skip-link, [hidden]')) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width && (box.right > width + 1 || box.left < -1)) {
+      found.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className} ${box.left}..${box.right}`);
+    }
+  }
+  return found.slice(0, 10);
+}"""
+
+
+@dataclass
+class World:
+    site: Site
+    live: str
+    scheduled: str
+    private: str
+    people: dict[str, str]
+    voice: ClientConnection
+    sent: int = 0
+
+    def say(self, frames: int) -> None:
+        for _ in range(frames):
+            self.voice.send(FRAME)
+            self.sent += 1
+
+    def path(self, template: str) -> str:
+        return template.format(live=self.live, scheduled=self.scheduled, private=self.private)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A recorded live room with public captions, finals, a pin, a speaker, someone asking to
+    speak, someone invited, someone blocked and a listener present; a scheduled room; a
+    private live room."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("site") / "data")
+    with serve(settings, caption_source=FakeCaptionSource()) as site:
+        names = {"host": "Hana", "host2": "Hugo", "speaker": "Sam", "listener": "Ann",
+                 "asker": "Ash", "invitee": "Ivy", "banned": "Bob"}
+        people = {role: site.handle(role[:4]) for role in names}
+        for role, handle in people.items():
+            site.account(handle, name=names[role])
+        host = people["host"]
+        live = site.room(host, title="Design review", record=True, captions_public=True)
+        site.speaker(live, host, people["speaker"])
+        site.api("POST", f"/rooms/{live}/requests", people["asker"], {"consent": True})
+        site.api("POST", f"/rooms/{live}/invitations", host, {"handle": people["invitee"]})
+        site.api("POST", f"/rooms/{live}/members/{people['banned']}/block", host)
+        site.api("POST", f"/rooms/{live}/pins", host,
+                 {"url": "https://example.org/agenda", "title": "Agenda"})
+        soon = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+        scheduled = site.room(people["host2"], title="Friday questions", scheduled_for=soon)
+        private = site.room(people["host2"], title="Private chat")
+        with connect(site.socket_url(f"/rooms/{live}/audio", people["speaker"])) as voice, \
+                connect(site.socket_url(f"/rooms/{live}/captions", people["listener"]),
+                        max_size=None, max_queue=None) as _present:
+            world = World(site, live, scheduled, private, people, voice)
+            world.say(8)
+            yield world
+
+
+def bad_sign_in(tab: Page) -> None:
+    tab.get_by_label("Handle").fill("nobody")
+    tab.get_by_label("Password").fill("wrong password")
+    tab.get_by_role("button", name="Sign in").click()
+    expect(tab.locator(".error-summary")).to_be_focused()
+
+
+def bad_sign_up(tab: Page) -> None:
+    tab.get_by_label("Handle").fill("no spaces allowed")
+    tab.get_by_role("button", name="Create account").click()
+    expect(tab.locator(".error-summary")).to_be_focused()
+
+
+def bad_new_room(tab: Page) -> None:
+    tab.get_by_label("Schedule it").check()
+    tab.get_by_role("button", name="Create room").click()
+    expect(tab.locator(".error-summary")).to_be_focused()
+
+
+def live_activity(world: World, who: str) -> Callable[[Page], None]:
+    """Captions in progress: finals in the log, a partial line beside it, a reaction in the feed."""
+    def populate(tab: Page) -> None:
+        tab.locator("#caption-log .caption").first.wait_for()
+        world.say(1 + (world.sent % 4 == 3))  # the fourth frame of four would make a final
+        expect(tab.locator("#caption-partial p")).to_have_count(1)
+        if tab.locator("#reaction-feed").count():
+            world.site.api("POST", f"/rooms/{world.live}/reactions", world.people[who],
+                           {"emoji": "👏"})
+            expect(tab.locator("#reaction-feed li")).to_have_count(1)
+
+    return populate
+
+
+@dataclass(frozen=True)
+class Visit:
+    who: str | None
+    path: str
+    then: Callable[[World], Callable[[Page], None]] | None = None
+    status: int = 200
+
+
+PAGES = {
+    "rooms": Visit("listener", "/"),
+    "rooms, signed out": Visit(None, "/"),
+    "sign in": Visit(None, "/signin"),
+    "sign in, refused": Visit(None, "/signin", lambda w: bad_sign_in),
+    "sign up": Visit(None, "/signup"),
+    "sign up, with errors": Visit(None, "/signup", lambda w: bad_sign_up),
+    "new room": Visit("listener", "/rooms/new"),
+    "new room, with errors": Visit("listener", "/rooms/new", lambda w: bad_new_room),
+    "listener": Visit("listener", "/r/{live}", lambda w: live_activity(w, "listener")),
+    "listener, invited": Visit("invitee", "/r/{live}"),
+    "listener, asked to speak": Visit("asker", "/r/{live}"),
+    "listener, signed out": Visit(None, "/r/{live}"),
+    "public captions": Visit(None, "/r/{live}/captions", lambda w: live_activity(w, "host")),
+    "host console": Visit("host", "/r/{live}/host", lambda w: live_activity(w, "host")),
+    "host console, scheduled": Visit("host2", "/r/{scheduled}/host"),
+    "speaker": Visit("speaker", "/r/{live}/speak"),
+    "not found": Visit(None, "/r/nosuchroom", status=404),
+    "not allowed": Visit(None, "/r/{private}/captions", status=403),
+}
+
+
+
+
+@contextmanager
+def visit(world: World, browser: Browser, name: str, **options: Any) -> Iterator[Page]:
+    """The page `name` of PAGES, loaded, populated, with the caption settings open."""
+    page = PAGES[name]
+    who = world.people[page.who] if page.who else None
+    with world.site.tab(browser, who, **options) as tab:
+        response = tab.goto(world.site.url + world.path(page.path))
+        assert response is not None and response.status == page.status, name
+        if page.then is not None:
+            page.then(world)(tab)
+        if tab.locator("#caption-settings").count():
+            expect(tab.locator("#caption-settings")).to_be_visible()
+            tab.locator("#caption-settings summary").click()
+            tab.locator("#caption-settings-form").wait_for()
+            expect(tab.locator("#cs-contrast")).not_to_be_empty()
+        yield tab
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_passes_axe_reflows_and_works_by_keyboard(name: str, world: World,
+                                                             browser: Browser) -> None:
+    with visit(world, browser, name) as tab:
+        violations = axe_violations(tab)
+        assert violations == [], describe(violations)
+
+        for width, height in ((320, 640), (640, 400)):
+            tab.set_viewport_size({"width": width, "height": height})
+            assert tab.evaluate(OVERFLOW) == [], f"overflow at {width} px"
+        log = tab.locator("#caption-log")
+        if log.count():
+            # Still a readable window of captions at 200 % zoom.
+            assert log.evaluate("l => l.clientHeight") >= 100
+
+        # At 200 % zoom (the viewport is now 640 × 400 CSS px): the keyboard alone.
+        start_at_top(tab)
+        expected = tabbable(tab)
+        forward = walk(tab, limit=3 * len(expected) + 5)
+        assert forward[0].what == 'a "Skip to main content"'
+        assert visited(forward) == expected, [s.what for s in forward]
+        unseen = [s.what for s in forward if not s.visible_focus]
+        assert unseen == [], f"no visible focus on {unseen}"
+        backward = walk(tab, "Shift+Tab", limit=3 * len(expected) + 5)
+        assert visited(backward) == list(reversed(expected))
+
+
+def visited(stops: list[Stop]) -> list[str | None]:
+    """Each control once: a date-time field has a tab stop for each of its parts."""
+    return [kb for kb, _ in groupby(s.kb for s in stops)]
+
+
+def test_the_skip_link_moves_focus_to_the_main_content(world: World, browser: Browser) -> None:
+    with visit(world, browser, "listener") as tab:
+        start_at_top(tab)
+        tab.keyboard.press("Tab")
+        skip = tab.get_by_role("link", name="Skip to main content")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()
+        tab.keyboard.press("Enter")
+        expect(tab.locator("main")).to_be_focused()
+        tab.keyboard.press("Tab")
+        # The next stop is inside the main content, not the header's navigation.
+        assert tab.evaluate("() => document.querySelector('main').contains(document.activeElement)")
