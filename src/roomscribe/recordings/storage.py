@@ -95,8 +95,13 @@ class Storage(Protocol):
         ...
 
     def delete(self, prefix: str) -> int:
-        """Delete every object under `prefix` and return how many; none is not an error."""
+        """Delete every object under `prefix` (never empty) and return how many; none is fine."""
         ...
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The configured backend: the local folder `data_dir/recordings` (an object store later)."""
+    return LocalStorage.from_settings(settings)
 
 
 class LocalAppender:
@@ -231,6 +236,8 @@ class LocalStorage:
         return total
 
     def delete(self, prefix: str) -> int:
+        if not prefix:
+            raise InvalidInput("refusing to delete every recording: give a prefix")
         count = 0
         for _, path in list(self._files(prefix)):
             try:

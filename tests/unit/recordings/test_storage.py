@@ -9,7 +9,7 @@ import pytest
 
 from roomscribe.config import Settings
 from roomscribe.errors import InvalidInput, NotFound
-from roomscribe.recordings.storage import LocalStorage, Storage
+from roomscribe.recordings.storage import LocalStorage, Storage, open_storage
 
 
 @pytest.fixture
@@ -17,8 +17,12 @@ def storage(tmp_path: Path) -> LocalStorage:
     return LocalStorage(tmp_path / "recordings")
 
 
-def test_from_settings_keeps_recordings_in_the_data_dir(settings: Settings) -> None:
-    assert LocalStorage.from_settings(settings).root == settings.data_dir / "recordings"
+def test_the_default_backend_is_the_recordings_folder_in_the_data_dir(
+    settings: Settings,
+) -> None:
+    storage = open_storage(settings)
+    assert isinstance(storage, LocalStorage)
+    assert storage.root == settings.data_dir / "recordings"
 
 
 def test_put_get_and_ranges(storage: Storage) -> None:
@@ -93,6 +97,10 @@ def test_delete_by_prefix_spares_siblings_and_prunes_empty_folders(storage: Loca
     assert storage.delete("rooms/10/a") == 1
     assert not (storage.root / "rooms").exists()
     assert storage.root.exists()
+    storage.put("rooms/2/a", b"x")
+    with pytest.raises(InvalidInput, match="every recording"):
+        storage.delete("")
+    assert storage.list("") == ["rooms/2/a"]
 
 
 def test_append_is_in_the_os_before_close(storage: Storage) -> None:
