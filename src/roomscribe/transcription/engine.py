@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ctranslate2
 import numpy as np
 import numpy.typing as npt
 from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import (
+    get_compression_ratio,
+    get_suppressed_tokens,
+    merge_punctuations,
+)
 
 from roomscribe.config import Settings
 from roomscribe.errors import ModelUnavailable
+from roomscribe.media.ffmpeg import SAMPLE_RATE
 from roomscribe.transcription.catalog import Catalog
 from roomscribe.transcription.results import Segment, Word
 
@@ -31,8 +39,72 @@ _HALLUCINATIONS = frozenset({
 })
 
 
+WINDOW_PAD = 2.0
+"""Seconds of silence appended to every live window. Whisper only ever saw windows that end in
+padding: measured on the corpus, a window cut flush at the last sample made tiny.en loop ("sauce,
+sauce, sauce…") or invent an ending in most cuts, while 1–2 s of padding stopped that at a small
+fraction of the cost of padding to 30 s."""
+
+MAX_WINDOW = 27.0
+"""Longest live window in seconds: with the padding it stays under the 3000 feature frames (30 s)
+CTranslate2's Whisper encoder accepts."""
+
+PROMPT_TOKENS = 64
+"""Committed text fed back as context, in tokens. Whisper allows 223; a short tail carries the
+spelling and style that matter, and costs less to decode."""
+
+_TOKENS_PER_SECOND = 7.0
+"""A ceiling on speech: fast English runs near 4 words (about 5.5 tokens) a second, so a window that
+decodes to more than this is a repetition loop, cut off early rather than decoded to 448 tokens."""
+
+_INSTANT = 0.04
+"""A word aligned to less than this (two alignment steps) was placed on no audio."""
+
+_PREPEND = "\"'“¿([{-"
+_APPEND = "\"'.。,，!！?？:：”)]}、"
+
+
 def _plain(text: str) -> str:
     return re.sub(r"[^a-z' ]+", "", text.lower()).strip()
+
+
+def _is_hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> bool:
+    """Whisper's own silence test, and the phrases it invents when unsure there was speech."""
+    if no_speech_prob > 0.6 and avg_logprob < -0.8:
+        return True
+    return _plain(text) in _HALLUCINATIONS and (no_speech_prob > 0.2 or avg_logprob < -0.6)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A stretch of one live stream to transcribe, with the committed text around it."""
+
+    audio: npt.NDArray[np.float32]
+    """16 kHz mono samples, at most `MAX_WINDOW` seconds, not padded."""
+    offset: float
+    """Room time of the first sample, in seconds."""
+    prompt: str = ""
+    """Committed text spoken before the window: context, never transcribed again."""
+    prefix: str = ""
+    """Committed text spoken inside the window: forced as the start of the transcript, so only
+    what follows it is decoded and returned."""
+    final: bool = False
+    """Its words will be committed as they stand (the end of an utterance), not compared with a
+    later hypothesis: worth a wider beam."""
+
+    @property
+    def duration(self) -> float:
+        return self.audio.size / SAMPLE_RATE
+
+
+@dataclass(frozen=True, slots=True)
+class Hypothesis:
+    """What the model heard in a window after its prefix; empty when it heard no speech."""
+
+    words: tuple[Word, ...] = ()
+    """In room time, in order, non-overlapping."""
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +138,9 @@ class Transcriber:
         self.language: str | None = None if self.model.model.is_multilingual else "en"
         self._batched: BatchedInferencePipeline | None = None
         self._lock = threading.Lock()
+        self._tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual,
+                                    task="transcribe", language=self.language or "en")
+        self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]) or ())
 
     @classmethod
     def from_settings(cls, settings: Settings, *, model: str | None = None,
@@ -119,15 +194,149 @@ class Transcriber:
             )
         return list(_convert(segments, offset))
 
+    def hypothesize(self, windows: Sequence[Window], *, beam_size: int = 1) -> list[Hypothesis]:
+        """Transcribe several streams' windows in as few model calls as possible.
+
+        Each window is padded with `WINDOW_PAD` seconds of silence (not to 30 s), the batch to its
+        longest member. CTranslate2 needs the start-of-transcript token at one position in every
+        prompt of a batch, so windows whose prompts differ in token count run as separate calls.
+        Text only (no timestamp tokens); word times come from cross-attention alignment.
+        """
+        prompts = [self._prompt(w) for w in windows]
+        groups: dict[int, list[int]] = {}
+        for i, (tokens, _) in enumerate(prompts):
+            groups.setdefault(tokens.index(self._tokenizer.sot), []).append(i)
+        out: list[Hypothesis] = [Hypothesis()] * len(windows)
+        for members in groups.values():
+            hyps = self._hypothesize([windows[i] for i in members],
+                                     [prompts[i] for i in members], beam_size)
+            for i, hyp in zip(members, hyps, strict=True):
+                out[i] = hyp
+        return out
+
+    def _prompt(self, window: Window) -> tuple[list[int], int]:
+        tok = self._tokenizer
+        tokens: list[int] = []
+        if window.prompt.strip():
+            tokens = [tok.sot_prev, *tok.encode(" " + window.prompt.strip())[-PROMPT_TOKENS:]]
+        tokens += [*tok.sot_sequence, tok.no_timestamps]
+        prefix = tok.encode(" " + window.prefix.strip()) if window.prefix.strip() else []
+        return tokens + prefix, len(prefix)
+
+    def _hypothesize(self, windows: list[Window], prompts: list[tuple[list[int], int]],
+                     beam_size: int) -> list[Hypothesis]:
+        tok = self._tokenizer
+        sizes = [min(w.audio.size, int(MAX_WINDOW * SAMPLE_RATE)) for w in windows]
+        total = max(sizes) + int(WINDOW_PAD * SAMPLE_RATE)
+        hop = self.model.feature_extractor.hop_length
+        frames = total // hop - (total // hop) % 2
+        features = np.stack([
+            self.model.feature_extractor(
+                np.pad(w.audio[:n], (0, total - n)).astype(np.float32, copy=False),
+            )[:, :frames]
+            for w, n in zip(windows, sizes, strict=True)
+        ])
+        encoded = self.model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features)), to_cpu=False)
+        budget = int(_TOKENS_PER_SECOND * max(sizes) / SAMPLE_RATE) + 8
+        results = self.model.model.generate(
+            encoded, [p for p, _ in prompts], beam_size=beam_size,
+            max_length=min(self.model.max_length, max(len(p) for p, _ in prompts) + budget),
+            return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=self._suppress,
+        )
+        texts: list[list[int]] = []
+        stats: list[tuple[float, float]] = []
+        for (_, n_prefix), n, res in zip(prompts, sizes, results, strict=True):
+            seq = [t for t in res.sequences_ids[0] if t < tok.eot]
+            new = seq[n_prefix:][: int(_TOKENS_PER_SECOND * n / SAMPLE_RATE) + 8]
+            avg_logprob = res.scores[0] * len(seq) / (len(seq) + 1)
+            text = tok.decode(new)
+            if (not text.strip() or _is_hallucination(text, res.no_speech_prob, avg_logprob)):
+                new = []
+            texts.append(seq[:n_prefix] + new)
+            stats.append((res.no_speech_prob, avg_logprob))
+        alignments = self.model.find_alignment(
+            tok, texts, encoded, [n // hop for n in sizes])
+        out = []
+        for w, n, (_, n_prefix), alignment, (no_speech, logprob) in zip(
+                windows, sizes, prompts, alignments, stats, strict=True):
+            words = _words(alignment, n_prefix, w.offset, n / SAMPLE_RATE)
+            out.append(Hypothesis(words=words, no_speech_prob=round(float(no_speech), 4),
+                                  avg_logprob=round(float(logprob), 4)))
+        return out
+
+
+def _words(alignment: list[dict[str, Any]], n_prefix: int, offset: float,
+           duration: float) -> tuple[Word, ...]:
+    """The words after the first `n_prefix` tokens, without what Whisper invented past the audio.
+
+    Three failure modes of a short window are cut off here: a repetition loop (looked for across
+    the prefix too, since the model loves to repeat what it was just forced to say), a run of
+    zero-length words (text the alignment could place on no audio at all), and zero-length words
+    at the very end (the model continuing its prompt past the last sample).
+    """
+    merge_punctuations(alignment, _PREPEND, _APPEND)
+    spans: list[tuple[float, float, str, float, bool]] = []
+    seen = 0
+    for item in alignment:
+        first, seen = seen, seen + len(item["tokens"])
+        if item["word"].strip():
+            spans.append((float(item["start"]), min(float(item["end"]), duration),
+                          item["word"].strip(), float(item["probability"]), first >= n_prefix))
+    spans = spans[: _loop_start([w[2] for w in spans])]
+    words = [w[:4] for w in spans if w[4]]
+    for i in range(len(words) - 1):
+        if words[i][1] - words[i][0] < _INSTANT and words[i + 1][1] - words[i + 1][0] < _INSTANT:
+            words = words[:i]
+            break
+    while words and words[-1][1] - words[-1][0] < _INSTANT:
+        words.pop()
+    if get_compression_ratio(" ".join(w[2] for w in words)) > 2.4:
+        return ()
+    if words:
+        # Cross-attention stretches the word next to a silence over it (the leading silence of
+        # a window, the padding after it); cap those at twice the median word length.
+        durations = [e - s for s, e, _, _ in words if e > s]
+        longest = 2 * min(0.7, float(np.median(durations))) if durations else 0.7
+        s, e, t, p = words[0]
+        words[0] = (max(s, e - longest), e, t, p)
+        s, e, t, p = words[-1]
+        words[-1] = (s, min(e, s + longest), t, p)
+    out: list[Word] = []
+    last = 0.0
+    for s, e, t, p in words:
+        start = max(s, last)
+        end = max(e, start)
+        last = end
+        out.append(Word(start=round(offset + start, 3), end=round(offset + end, 3), text=t,
+                        probability=round(p, 4)))
+    return tuple(out)
+
+
+def _loop_start(words: Sequence[str]) -> int:
+    """Where a repetition loop begins (its second copy), or len(words) when there is none.
+
+    A block of three or more words said twice in a row, or of one or two words said three times,
+    is a loop; people rarely do either, Whisper often does on a window cut mid-word.
+    """
+    plain = [_plain(w) for w in words]
+    n = len(plain)
+    for i in range(n):
+        for k in range(1, min(8, (n - i) // 2) + 1):
+            copies = 2 if k >= 3 else 3
+            if i + copies * k <= n and all(
+                    plain[i + j * k: i + (j + 1) * k] == plain[i: i + k] for j in range(copies)):
+                return i + k
+    return n
+
 
 def _convert(segments: Iterable[Any], offset: float) -> Iterable[Segment]:
     for seg in segments:
         text = seg.text.strip()
         if not text:
             continue
-        if seg.no_speech_prob > 0.6 and seg.avg_logprob < -0.8:
-            continue
-        if _plain(text) in _HALLUCINATIONS and (seg.no_speech_prob > 0.2 or seg.avg_logprob < -0.6):
+        if _is_hallucination(text, seg.no_speech_prob, seg.avg_logprob):
             continue
         if seg.compression_ratio > 2.4:  # a repetition loop
             continue

@@ -1,0 +1,87 @@
+"""The caption event: the public contract between the live engine and every listener.
+
+As JSON: `{"type": "partial" | "final", "room": ID, "seq": N, "speaker": {"id": ID, "name": STR},
+"start": SECONDS, "end": SECONDS, "text": STR, "words": [{"start", "end", "text", "p"}]}`.
+Times are room time (seconds since the room started). `seq` rises by one per event within a room;
+a final is never retracted; a partial is replaced by the next partial or final of the same speaker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from roomscribe.transcription.results import Word
+
+EventType = Literal["partial", "final"]
+
+
+@dataclass(frozen=True, slots=True)
+class Speaker:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaptionEvent:
+    type: EventType
+    room: str
+    seq: int
+    speaker: Speaker
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "room": self.room,
+            "seq": self.seq,
+            "speaker": {"id": self.speaker.id, "name": self.speaker.name},
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "text": self.text,
+            "words": [
+                {"start": round(w.start, 3), "end": round(w.end, 3), "text": w.text,
+                 "p": round(w.probability, 3)}
+                for w in self.words
+            ],
+        }
+
+
+#: Where a live stream delivers its events (the rooms domain publishes them to listeners).
+CaptionSink = Callable[[CaptionEvent], Awaitable[None]]
+
+
+class LiveStream(Protocol):
+    """One speaker's audio going in; caption events come out through the sink it was opened with."""
+
+    def push(self, pcm: npt.NDArray[np.float32]) -> None:
+        """Append 16 kHz mono samples. Never blocks the event loop, never drops audio."""
+
+    async def finish(self) -> None:
+        """Flush: everything heard so far is emitted as final before this returns."""
+
+
+class Sequencer:
+    """Numbers the events of each room 0, 1, 2, … with no gap, across all its speakers' streams.
+
+    A room's count outlives its streams (a speaker who mutes and unmutes gets a new stream), so
+    it is kept until `forget` is called for a room that has ended.
+    """
+
+    def __init__(self) -> None:
+        self._next: dict[str, int] = {}
+
+    def next(self, room: str) -> int:
+        seq = self._next.get(room, 0)
+        self._next[room] = seq + 1
+        return seq
+
+    def forget(self, room: str) -> None:
+        self._next.pop(room, None)
