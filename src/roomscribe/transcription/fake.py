@@ -107,4 +107,4 @@ class LoudnessVad:
 
     def score(self, frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
-        return (rms > _LOUD).astype(np.float32)
+        return np.asarray(rms > _LOUD, dtype=np.float32)
