@@ -420,6 +420,39 @@ def _executable(q: query.Query, asker: Asker) -> query.Query:
     return _Restrict(planned, audience)
 
 
+# Cost: whoosh is pure Python, so a query's time follows how many postings it walks
+
+MAX_COST = 250_000
+"""Postings a search may walk (about a second on one core); beyond it the query is refused."""
+_PHRASE_COST = 4  # checking positions costs several times reading a posting
+
+
+def _cost(q: query.Query, reader: Any) -> int:
+    """Postings `q` will walk, from document frequencies (cheap lookups, no search)."""
+    if isinstance(q, query.Term):
+        return int(reader.doc_frequency(q.fieldname, q.text))
+    if isinstance(q, query.Phrase):
+        rarest = min(int(reader.doc_frequency(q.fieldname, w)) for w in q.words)
+        return rarest * len(q.words) * _PHRASE_COST
+    if isinstance(q, query.Not):
+        return int(reader.doc_count_all())
+    if isinstance(q, query.And):
+        # Intersections step through their rarest side; a NOT inside only filters it.
+        positive = [c for c in q.subqueries if not isinstance(c, query.Not)]
+        return min((_cost(c, reader) for c in positive), default=int(reader.doc_count_all()))
+    if isinstance(q, query.Or):
+        return sum(_cost(c, reader) for c in q.subqueries)
+    return int(q.estimate_size(reader))
+
+
+def _check_cost(q: query.Query, reader: Any) -> None:
+    cost = _cost(q, reader)
+    if cost > MAX_COST:
+        raise InvalidInput(
+            f"the query has to look through about {cost:,} postings, more than the "
+            f"{MAX_COST:,} a search may; add a less common word or drop a very common one")
+
+
 # Snippets
 
 class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
@@ -466,8 +499,10 @@ def search_sync(
         raise InvalidInput("page numbers start at 1")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}")
-    q = _executable(parse_query(text), asker)
+    parsed = parse_query(text)
+    q = _executable(parsed, asker)
     with index.searcher() as searcher:
+        _check_cost(parsed, searcher.reader())
         results = searcher.search(q, limit=page * per_page,
                                   sortedby=_NEWEST if order is Order.NEWEST else None)
         results.highlighter = _HIGHLIGHTER

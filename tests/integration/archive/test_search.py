@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from roomscribe.archive import search as search_module
 from roomscribe.archive.index import Index, SegmentDoc, Visibility
 from roomscribe.archive.search import ANONYMOUS, Asker, Order, SearchHit, search, search_sync
 from roomscribe.errors import InvalidInput
@@ -218,3 +219,19 @@ async def test_search_sees_writes_as_they_commit(tmp_path: Path) -> None:
         assert (await search(ix, "text", asker=ADMIN)).total == 0
     finally:
         ix.close()
+
+
+def test_queries_too_costly_for_whoosh_are_refused_with_a_reason(
+    rooms: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 20 segments all say "secret plans number": a budget of 25 postings stands in for the
+    # production one, which the same arithmetic applies to over a million segments.
+    monkeypatch.setattr(search_module, "MAX_COST", 25)
+    assert search_sync(rooms, "secret number", asker=ADMIN).total == 20  # AND walks 20
+    too_costly = ["secret OR plans", '"secret plans"', "secret OR plans OR number"]
+    for q in too_costly:
+        with pytest.raises(InvalidInput, match="less common word"):
+            search_sync(rooms, q, asker=ADMIN)
+    monkeypatch.setattr(search_module, "MAX_COST", 200)
+    for q in too_costly:
+        assert search_sync(rooms, q, asker=ADMIN).total == 20

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from whoosh import query
 
-from roomscribe.archive.search import Asker, Audience, parse_query
+from roomscribe.archive.search import Asker, Audience, _cost, parse_query
 from roomscribe.errors import InvalidInput
 
 
@@ -108,3 +108,26 @@ def test_audience_per_asker() -> None:
     member = Audience.of(Asker("u1"))
     assert member.visibilities == frozenset({b"public", b"members"}) and member.host == b"u1"
     assert Audience.of(Asker("root", admin=True)).visibilities is None
+
+
+class FakeReader:
+    """Document frequencies only: all `_cost` reads before a search runs."""
+
+    def doc_frequency(self, fieldname: str, text: str) -> int:
+        return {"the": 900, "of": 800, "budget": 20, "review": 30, "launch": 40}.get(text, 0)
+
+    def doc_count_all(self) -> int:
+        return 1000
+
+
+@pytest.mark.parametrize(("text", "cost"), [
+    ("budget", 20),
+    ("budget review", 20),  # an intersection steps through its rarest side
+    ("budget OR launch", 60),
+    ("budget NOT the", 20),  # NOT inside AND only filters
+    ("NOT budget", 1000),
+    ('"the of"', 800 * 2 * 4),  # positions are checked on every candidate
+    ("the OR (budget launch)", 920),
+])
+def test_cost_estimates(text: str, cost: int) -> None:
+    assert _cost(parse_query(text), FakeReader()) == cost
