@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from whoosh import fields, highlight, matching, qparser, query, sorting
+from whoosh import collectors, fields, highlight, matching, qparser, query, sorting
 from whoosh.qparser.common import QueryParserError
 from whoosh.searching import Hit
 
@@ -503,10 +503,18 @@ def search_sync(
     q = _executable(parsed, asker)
     with index.searcher() as searcher:
         _check_cost(parsed, searcher.reader())
-        results = searcher.search(q, limit=page * per_page,
-                                  sortedby=_NEWEST if order is Order.NEWEST else None)
+        if order is Order.NEWEST:
+            results = searcher.search(q, limit=page * per_page, sortedby=_NEWEST)
+            total = len(results)  # sorting visits every match, so this is already known
+        else:
+            # Score every match in one pass. Whoosh's default skips blocks that cannot reach
+            # the top and then walks the whole query again just to count; and its periodic
+            # matcher replacement prunes OR branches, which makes its own count wrong.
+            top = collectors.TopCollector(limit=page * per_page, usequality=False, replace=0)
+            searcher.search_with_collector(q, top)
+            results = top.results()
+            total = top.total
         results.highlighter = _HIGHLIGHTER
-        total = len(results)
         pages = max(1, math.ceil(total / per_page))
         hits = tuple(_hit(h) for h in results[(page - 1) * per_page:page * per_page])
     return SearchPage(hits=hits, total=total, page=page, pages=pages)

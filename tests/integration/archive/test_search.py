@@ -235,3 +235,19 @@ def test_queries_too_costly_for_whoosh_are_refused_with_a_reason(
     monkeypatch.setattr(search_module, "MAX_COST", 200)
     for q in too_costly:
         assert search_sync(rooms, q, asker=ADMIN).total == 20
+
+
+def test_relevance_counts_every_match_of_an_or(tmp_path: Path) -> None:
+    # Enough documents, with scores spread, for whoosh to prune OR branches that cannot reach
+    # the top of the page; the total must still count every match.
+    ix = Index(tmp_path / "index")
+    try:
+        ix.rebuild([doc("a", n, "alpha " * (1 + n % 7) + "filler words here") for n in range(300)]
+                   + [doc("b", n, "beta and some other words") for n in range(300)])
+        for q in ("alpha OR beta", "beta OR alpha OR gamma"):
+            newest = search_sync(ix, q, asker=ADMIN, per_page=5)
+            ranked = search_sync(ix, q, asker=ADMIN, per_page=5, order=Order.RELEVANCE)
+            assert newest.total == ranked.total == 600
+            assert ranked.hits[0].text.startswith("alpha " * 7)
+    finally:
+        ix.close()
