@@ -26,6 +26,8 @@ import asyncio
 import html
 import math
 import re
+import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -330,6 +332,22 @@ class Audience:
 _PRIVATE = Visibility.PRIVATE.value.encode()
 
 
+_COLUMNS: weakref.WeakKeyDictionary[Any, dict[tuple[str, bool], Any]] = (
+    weakref.WeakKeyDictionary())
+_COLUMNS_LOCK = threading.Lock()
+
+
+def _column(reader: Any, fieldname: str, translate: bool) -> Any:
+    """A segment's column reader, opened once per reader: opening one loads its whole index
+    (a byte per document for visibility), which would otherwise happen on every search."""
+    with _COLUMNS_LOCK:
+        per_reader = _COLUMNS.setdefault(reader, {})
+        key = (fieldname, translate)
+        if key not in per_reader:
+            per_reader[key] = reader.column_reader(fieldname, translate=translate)
+        return per_reader[key]
+
+
 class _Keep:
     """`docnum in keep`, for one index segment: the audience may see it and its date fits.
 
@@ -341,10 +359,10 @@ class _Keep:
         limited = audience is not None and audience.visibilities is not None
         self._visibilities = audience.visibilities or frozenset() if audience else frozenset()
         self._host = audience.host if audience else None
-        self._vis = reader.column_reader("visibility", translate=False) if limited else None
-        self._hosts = reader.column_reader("host_id", translate=False) if self._host else None
+        self._vis = _column(reader, "visibility", False) if limited else None
+        self._hosts = _column(reader, "host_id", False) if self._host else None
         self._dates = dates
-        self._date = reader.column_reader("date", translate=True) if dates else None
+        self._date = _column(reader, "date", True) if dates else None
 
     def __contains__(self, docnum: int) -> bool:
         if self._vis is not None:
