@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -23,13 +24,16 @@ from roomscribe.accounts.routes import AccountController, SessionController
 from roomscribe.accounts.service import AccountService
 from roomscribe.config import Settings, get_settings
 from roomscribe.db import create_all, make_engine
-from roomscribe.errors import RoomscribeError
+from roomscribe.errors import ModelUnavailable, RoomscribeError
 from roomscribe.rooms.audio import AudioSink, CaptionSource, NullAudioSink
 from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveRooms
 from roomscribe.rooms.routes import RoomController, provide_rooms
 from roomscribe.rooms.service import RoomService
+from roomscribe.transcription.live import LiveEngine
 from roomscribe.web import routers as web_routers
 from roomscribe.web import template_config
+
+log = logging.getLogger(__name__)
 
 
 def to_http(_: Request[Any, Any, Any], exc: RoomscribeError) -> Response[dict[str, str]]:
@@ -60,6 +64,28 @@ async def accounts(app: Litestar) -> AsyncIterator[None]:
     """`app.state.accounts`: the AccountService."""
     app.state.accounts = AccountService(app.state.engine, hasher=app.state.password_hasher)
     yield
+
+
+@asynccontextmanager
+async def live_captions(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.caption_source`: the live caption engine, unless create_app was given one.
+
+    A model that cannot load leaves the server up without live captions (audio sockets are then
+    refused with 4503): rooms, pages and the archive still work, and the log says what to fix.
+    """
+    if app.state.caption_source is not None:
+        yield
+        return
+    try:
+        engine = await asyncio.to_thread(LiveEngine.from_settings, app.state.settings)
+    except ModelUnavailable as err:
+        log.error("live captions are off: %s", err)
+        yield
+        return
+    async with engine:
+        source: CaptionSource = engine  # so the type checker holds the engine to the rooms' seam
+        app.state.caption_source = source
+        yield
 
 
 @asynccontextmanager
@@ -103,7 +129,7 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
         dependencies={**ACCOUNT_DEPENDENCIES,
                       "rooms": Provide(provide_rooms, sync_to_thread=False)},
         plugins=[channels, LifespansInsideChannels(rooms)],
-        lifespan=[database, accounts],
+        lifespan=[database, accounts, live_captions],
         state=State({"settings": settings, "caption_source": caption_source,
                      "audio_sink": audio_sink or NullAudioSink(),
                      "password_hasher": password_hasher or PasswordHasher()}),

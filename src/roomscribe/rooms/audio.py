@@ -9,8 +9,8 @@ these four-byte tags is vanishingly unlikely.
 
 The seams:
 
-- `CaptionSource.open(room=, speaker=, origin=, sink=) -> LiveStream`: the live caption engine
-  (`roomscribe.transcription.live.LiveEngine` in production, wired by `app.py`).
+- `CaptionSource.open(room=, speaker=, origin=, sink=) -> LiveStream` and `forget(room)`: the live
+  caption engine (`roomscribe.transcription.live.LiveEngine` in production, wired by `app.py`).
 - `AudioSink.open(room=, speaker=, origin=) -> AudioTrack`: where a recorded room's audio is
   written (the recordings domain); `NullAudioSink` records nothing.
 
@@ -43,6 +43,10 @@ class CaptionSource(Protocol):
     def open(self, *, room: str, speaker: Speaker, origin: float,
              sink: CaptionSink) -> LiveStream:
         """`origin` is the room time (seconds since the room started) of the first sample."""
+        ...
+
+    def forget(self, room: str) -> None:
+        """The room has ended: drop what was kept for it across streams (its `seq` count)."""
         ...
 
 

@@ -190,6 +190,8 @@ class RoomService:
         live = self.live.get(room_id)
         if live is not None:
             await self.live.end(live)
+        if self.captions is not None:
+            self.captions.forget(room_id)
         return public
 
     async def _move(self, caller: Account, room_id: str,

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 from litestar import Litestar
 
-from integration.rooms.harness import Api, FakeCaptionSource, RecordingAudioSink
+from integration.rooms.harness import Api, FakeCaptionSource, RecordingAudioSink, running
 from roomscribe.app import create_app
 from roomscribe.config import Settings
 
@@ -27,34 +25,12 @@ def recorder() -> RecordingAudioSink:
 
 
 @pytest.fixture
-async def app(settings: Settings, captions: FakeCaptionSource,
-              recorder: RecordingAudioSink) -> AsyncIterator[Litestar]:
-    app = create_app(settings, caption_source=captions, audio_sink=recorder,
-                     password_hasher=PasswordHasher.from_parameters(CHEAPEST))
-    # The lifespan holds anyio cancel scopes, which must be left in the task that entered them,
-    # and pytest-asyncio tears fixtures down in another task: so the lifespan gets its own.
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run() -> None:
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(run())
-    ready = asyncio.create_task(started.wait())
-    await asyncio.wait((task, ready), timeout=10, return_when=asyncio.FIRST_COMPLETED)
-    if not started.is_set():
-        ready.cancel()
-        raise RuntimeError("the app did not start") from (task.exception() if task.done() else None)
-    yield app
-    stop.set()
-    await asyncio.wait_for(task, 10)
+def app(settings: Settings, captions: FakeCaptionSource, recorder: RecordingAudioSink) -> Litestar:
+    return create_app(settings, caption_source=captions, audio_sink=recorder,
+                      password_hasher=PasswordHasher.from_parameters(CHEAPEST))
 
 
 @pytest.fixture
 async def api(app: Litestar) -> AsyncIterator[Api]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        api = Api(app, http)
+    async with running(app) as api:
         yield api
-        await api.close_sockets()

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -82,10 +83,15 @@ class FakeCaptionSource:
     streams: list[FakeStream] = field(default_factory=list)
     failure: Exception | None = None
     failing: set[str] = field(default_factory=set)
+    forgotten: list[str] = field(default_factory=list)
     _seq: dict[str, Iterator[int]] = field(default_factory=dict)
 
     def next_seq(self, room: str) -> int:
         return next(self._seq.setdefault(room, itertools.count()))
+
+    def forget(self, room: str) -> None:
+        self._seq.pop(room, None)
+        self.forgotten.append(room)
 
     def open(self, *, room: str, speaker: Speaker, origin: float,
              sink: CaptionSink) -> FakeStream:
@@ -279,3 +285,34 @@ class Api:
             if not sock.task.done():
                 sock.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
         await asyncio.gather(*(s.task for s in self.sockets), return_exceptions=True)
+
+
+@asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[Api]:
+    """The app started, and the API to call it, until the block ends."""
+    # The lifespan holds anyio cancel scopes, which must be left in the task that entered them,
+    # and pytest-asyncio tears fixtures down in another task: so the lifespan gets its own.
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run())
+    ready = asyncio.create_task(started.wait())
+    await asyncio.wait((task, ready), timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    if not started.is_set():
+        ready.cancel()
+        raise RuntimeError("the app did not start") from (task.exception() if task.done() else None)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            api = Api(app, http)
+            try:
+                yield api
+            finally:
+                await api.close_sockets()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)

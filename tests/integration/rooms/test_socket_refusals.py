@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
 
-from integration.rooms.harness import Api, FakeCaptionSource, pcm
+from integration.rooms.harness import Api, FakeCaptionSource, pcm, running
+from roomscribe.app import create_app
+from roomscribe.config import Settings
 from roomscribe.errors import ModelUnavailable
 from roomscribe.rooms.live import SUBSCRIBER_BACKLOG
 
@@ -170,3 +175,16 @@ async def test_a_server_without_a_caption_engine_refuses_audio(api: Api) -> None
     assert await api.socket(room, "audio", "spk").closed() == (
         4503, "live captions are not running on this server")
     assert (await api.listen(room, "ann")) is not None
+
+
+async def test_a_model_that_cannot_load_leaves_the_server_up_without_captions(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app = create_app(Settings(data_dir=tmp_path / "data", asr_model="no-such-model"),
+                     password_hasher=PasswordHasher.from_parameters(CHEAPEST))
+    async with running(app) as api:
+        room = await cast(api)
+        assert await api.socket(room, "audio", "spk").closed() == (
+            4503, "live captions are not running on this server")
+        await api.listen(room, "ann")
+    # Litestar logs through a queue to stderr; the operator reads why there.
+    assert "live captions are off: ROOMSCRIBE_ASR_MODEL='no-such-model'" in capsys.readouterr().err

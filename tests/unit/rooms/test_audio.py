@@ -92,6 +92,9 @@ class Source:
         self.streams.append(Stream(origin))
         return self.streams[-1]
 
+    def forget(self, room: str) -> None:
+        raise AssertionError("a feed never ends the room")
+
 
 @dataclass
 class Track:
