@@ -128,7 +128,6 @@ class StreamingSession:
         # Written by `push` (maybe another thread), read by the worker: a deque is safe for that.
         self._raw: deque[npt.NDArray[np.float32]] = deque()
         self._pushed = 0
-        self._taken = 0
         self._carry = np.zeros(0, dtype=np.float32)
         self._ended = False
         self._all_in = False
@@ -175,8 +174,8 @@ class StreamingSession:
 
     @property
     def backlog(self) -> float:
-        """Seconds of audio pushed but not yet taken into a hypothesis or discarded as silence."""
-        return (self._pushed - self._taken + len(self._frames) * FRAME) / SAMPLE_RATE
+        """Seconds of audio pushed but not yet part of an utterance or passed over as silence."""
+        return max(0, self._pushed - self._next_frame * FRAME) / SAMPLE_RATE
 
     @property
     def done(self) -> bool:
@@ -252,15 +251,12 @@ class StreamingSession:
         ended = self._ended
         chunks = [self._carry]
         while self._raw:
-            chunk = self._raw.popleft()
-            self._taken += chunk.size
-            chunks.append(chunk)
+            chunks.append(self._raw.popleft())
         audio = np.concatenate(chunks)
         if ended and audio.size % FRAME:
             audio = np.pad(audio, (0, FRAME - audio.size % FRAME))
         whole = audio.size - audio.size % FRAME
         self._carry = audio[whole:]
-        self._taken -= self._carry.size
         self._all_in = ended
         frames = audio[:whole].reshape(-1, FRAME)
         for frame, prob in zip(frames, self._detector.score(frames), strict=True):
@@ -322,11 +318,15 @@ class StreamingSession:
         return self._recent[-1].end if self._recent else self.origin
 
     def _unseam(self, words: tuple[Word, ...]) -> tuple[Word, ...]:
-        """Drop words the model said again right after the committed ones (a seam duplicate)."""
+        """Drop words the model heard again in committed audio (a duplicate at the seam).
+
+        Only when they start before the last committed word ends (give or take one alignment
+        step): a speaker who really says "that that" says the second one later than that.
+        """
         recent = list(self._recent)
         for k in range(min(len(recent), len(words)), 0, -1):
             if [_plain(w.text) for w in words[:k]] == [_plain(w.text) for w in recent[-k:]] \
-                    and words[0].start < recent[-1].end + 0.5:
+                    and words[0].start < recent[-1].end + 0.05:
                 return words[k:]
         return words
 
@@ -347,18 +347,14 @@ class StreamingSession:
         cfg = self.config
         cut, keep = None, 0
         for i in range(len(self._prefix) - 1, -1, -1):
-            after = self._prefix[i + 1].start if i + 1 < len(self._prefix) else (
-                self._tail[0].start if self._tail else self._prefix[i].end + 0.2)
-            lo = max(self._frames_of(self._prefix[i].end - 0.1) - self._start_frame, 0)
-            hi = min(self._frames_of(after + 0.1) - self._start_frame, len(self._probs))
-            if hi > lo:
-                j = lo + int(np.argmin(self._probs[lo:hi]))
-                if self._probs[j] < cfg.neg_threshold:
-                    cut, keep = j, i + 1
-                    break
+            j = self._quietest(i)
+            if j is not None and self._probs[j] < cfg.neg_threshold:
+                cut, keep = j, i + 1
+                break
         spoken = (self._frames_of(self._prefix[-1].end) - self._start_frame) if self._prefix else 0
         if cut is None and spoken >= self._frames_for(cfg.max_prefix):
-            cut, keep = min(spoken, len(self._buffer)), len(self._prefix)
+            # No pause to cut at: cut after the last committed word anyway, where it is quietest.
+            cut, keep = self._quietest(len(self._prefix) - 1) or spoken, len(self._prefix)
         if cut is None and len(self._buffer) >= self._frames_for(cfg.max_window):
             # Voice activity hears speech where Whisper hears no words (noise, music): the audio
             # was transcribed as nothing, so the window moves on past it.
@@ -370,6 +366,19 @@ class StreamingSession:
         del self._buffer[:cut], self._probs[:cut]
         self._start_frame += cut
         self._heard = max(0, self._heard - cut)
+
+    def _quietest(self, i: int) -> int | None:
+        """The frame (window index) between committed word `i` and the next word with the least
+        speech in it; of equals, the one nearest the middle of the gap."""
+        word = self._prefix[i]
+        after = self._prefix[i + 1].start if i + 1 < len(self._prefix) else (
+            self._tail[0].start if self._tail else word.end + 0.2)
+        lo = max(self._frames_of(word.end - 0.1) - self._start_frame, 0)
+        hi = min(self._frames_of(after + 0.1) - self._start_frame, len(self._probs))
+        if hi <= lo:
+            return None
+        middle = self._frames_of((word.end + max(after, word.end)) / 2) - self._start_frame
+        return min(range(lo, hi), key=lambda j: (self._probs[j], abs(j - middle)))
 
     # -- time ----------------------------------------------------------------------------------
 
