@@ -58,6 +58,7 @@ class World:
     live: str
     scheduled: str
     private: str
+    ended: str
     people: dict[str, str]
     voice: ClientConnection
     sent: int = 0
@@ -68,7 +69,8 @@ class World:
             self.sent += 1
 
     def path(self, template: str) -> str:
-        return template.format(live=self.live, scheduled=self.scheduled, private=self.private)
+        return template.format(live=self.live, scheduled=self.scheduled, private=self.private,
+                               ended=self.ended)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,7 @@ def browser() -> Iterator[Browser]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A recorded live room with public captions, finals, a pin, a speaker, someone asking to
     speak, someone invited, someone blocked and a listener present; a scheduled room; a
-    private live room."""
+    private live room; an ended room."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("site") / "data")
     with serve(settings, caption_source=FakeCaptionSource()) as site:
         names = {"host": "Hana", "host2": "Hugo", "speaker": "Sam", "listener": "Ann",
@@ -100,10 +102,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         soon = (datetime.now(UTC) + timedelta(days=2)).isoformat()
         scheduled = site.room(people["host2"], title="Friday questions", scheduled_for=soon)
         private = site.room(people["host2"], title="Private chat")
+        ended = site.room(people["host2"], title="Last week")
+        site.api("POST", f"/rooms/{ended}/end", people["host2"])
         with connect(site.socket_url(f"/rooms/{live}/audio", people["speaker"])) as voice, \
                 connect(site.socket_url(f"/rooms/{live}/captions", people["listener"]),
                         max_size=None, max_queue=None) as _present:
-            world = World(site, live, scheduled, private, people, voice)
+            world = World(site, live, scheduled, private, ended, people, voice)
             world.say(8)
             yield world
 
@@ -162,6 +166,7 @@ PAGES = {
     "listener, invited": Visit("invitee", "/r/{live}"),
     "listener, asked to speak": Visit("asker", "/r/{live}"),
     "listener, signed out": Visit(None, "/r/{live}"),
+    "listener, room ended": Visit("listener", "/r/{ended}"),
     "public captions": Visit(None, "/r/{live}/captions", lambda w: live_activity(w, "host")),
     "host console": Visit("host", "/r/{live}/host", lambda w: live_activity(w, "host")),
     "host console, scheduled": Visit("host2", "/r/{scheduled}/host"),

@@ -7,11 +7,12 @@ would send it: 100 ms binary frames of 16 kHz mono 16-bit PCM.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 from websockets.sync.client import ClientConnection, connect
 
 from helpers.browser import chromium
@@ -235,6 +236,32 @@ def test_each_preset_reports_the_contrast_the_server_vouches_for(
         expect(status).to_contain_text("is below the 4.5:1 minimum")
         expect(status).to_have_class("contrast contrast--low")
         expect(tab.get_by_label("My own colours")).to_be_checked()
+
+
+def test_a_dropped_connection_reconnects_without_repeating_captions(
+        site: Site, browser: Browser, recording: list[bytes]) -> None:
+    room, _, speaker, listener = cast(site)
+    sockets: list[WebSocketRoute] = []
+
+    def relay(socket: WebSocketRoute) -> None:
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    with site.tab(browser, listener) as tab, \
+            connect(site.socket_url(f"/rooms/{room}/audio", speaker)) as audio:
+        tab.route_web_socket(re.compile(r".*/captions$"), relay)
+        open_room(tab, site, f"/r/{room}")
+        sam = Voice(audio, recording)
+        sam.say(2 * PER_FINAL)
+        expect(tab.locator("#caption-log .caption")).to_have_count(2)
+        sockets[0].close(code=1012, reason="service restart")
+        expect(tab.locator("#caption-status")).to_have_text(
+            "Connection lost. Reconnecting in 1 second…")
+        expect(tab.locator("#caption-status")).to_have_text(CONNECTED)
+        assert len(sockets) == 2
+        # The two finals replayed to the new connection are not shown twice.
+        sam.say(PER_FINAL)
+        expect(tab.locator("#caption-log .caption")).to_have_count(3)
 
 
 def test_without_websockets_captions_come_over_server_sent_events(

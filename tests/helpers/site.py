@@ -19,7 +19,7 @@ import httpx
 import uvicorn
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from roomscribe.accounts.security import SESSION_COOKIE
 from roomscribe.app import create_app
@@ -27,6 +27,11 @@ from roomscribe.config import Settings
 
 PASSWORD = "password1"
 START_TIMEOUT = 15.0
+WAIT_MS = 10_000
+"""How long a page may take to show what a test waits for: generous, because shared CI machines
+stall for seconds; a passing wait returns as soon as its condition holds."""
+
+expect.set_options(timeout=WAIT_MS)
 
 
 @dataclass
@@ -83,7 +88,7 @@ class Site:
             if who is not None:
                 self.sign_in(context, who)
             page = context.new_page()
-            page.set_default_timeout(5000)
+            page.set_default_timeout(WAIT_MS)
             page.on("pageerror", lambda err: errors.append(str(err)))
             yield page
         finally:

@@ -7,7 +7,8 @@ know no other verbs, and all carry the CSRF token (see `roomscribe.web.security`
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
@@ -15,6 +16,7 @@ from litestar.params import FromPath
 
 from roomscribe.accounts.service import parse
 from roomscribe.accounts.tables import Account
+from roomscribe.errors import InvalidInput
 from roomscribe.rooms.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -28,7 +30,23 @@ from roomscribe.web.forms import FormData, checked, value
 from roomscribe.web.responses import done
 from roomscribe.web.views import REACTIONS, ROLE_NAMES
 
+T = TypeVar("T")
+
 PERSON = "/people/{handle:str}"
+
+
+CONSENT = ("This room is recorded: tick \u201cI agree to be recorded while I speak\u201d to "
+           "speak.")
+
+
+async def _consented(joining: Awaitable[T], consent: bool) -> T:
+    """The API's consent refusal ("consent=true") in the words of the form."""
+    try:
+        return await joining
+    except InvalidInput:
+        if consent:
+            raise
+        raise InvalidInput(CONSENT) from None
 
 
 def _console(room_id: str) -> str:
@@ -95,8 +113,9 @@ class RoomActionController(Controller):
     async def ask(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                   data: FormData, page_caller: NamedDependency[Account],
                   rooms: NamedDependency[RoomService]) -> Response[Any]:
-        await rooms.request_to_speak(page_caller, room_id,
-                                     SpeakRequestCreate(consent=checked(data, "consent")))
+        consent = checked(data, "consent")
+        await _consented(rooms.request_to_speak(page_caller, room_id,
+                                                SpeakRequestCreate(consent=consent)), consent)
         return done(request, data, "You asked to speak. A host will answer.", _room(room_id))
 
     @post("/request/withdraw")
@@ -110,8 +129,9 @@ class RoomActionController(Controller):
     async def accept(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                      data: FormData, page_caller: NamedDependency[Account],
                      rooms: NamedDependency[RoomService]) -> Response[Any]:
-        await rooms.accept_invitation(page_caller, room_id,
-                                      InvitationAccept(consent=checked(data, "consent")))
+        consent = checked(data, "consent")
+        await _consented(rooms.accept_invitation(page_caller, room_id,
+                                                 InvitationAccept(consent=consent)), consent)
         return done(request, data, "You are a speaker now.", f"/r/{room_id}/speak")
 
     @post("/invitation/decline")

@@ -56,7 +56,8 @@ def load_secret(data_dir: Path) -> str:
 
 
 def csrf_config(data_dir: Path) -> CSRFConfig:
-    return CSRFConfig(secret=load_secret(data_dir), cookie_name=CSRF_COOKIE)
+    # Scripts read the token from the page's <meta name="csrf-token">, never from the cookie.
+    return CSRFConfig(secret=load_secret(data_dir), cookie_name=CSRF_COOKIE, cookie_httponly=True)
 
 
 def local_path(target: str | None, default: str = "/") -> str:

@@ -6,7 +6,7 @@ needs a moderator); this module only combines their answers, so pages and API ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import get_args
 
 from roomscribe.accounts.tables import Account
@@ -159,18 +159,18 @@ async def people(rooms: RoomService, viewer: Account, room_id: str) -> People:
     me = standing(viewer, members)
     assert me is not None
     invited = [m for m in members if m.role is Role.LISTENER and m.invited_at is not None]
-    base = People(me=me, voices=[m for m in members if m.role in rules.VOICES],
-                  requests=requests, invited=invited,
-                  blocked=[m for m in members if m.role is Role.BLOCKED])
+    found = People(me=me, voices=[m for m in members if m.role in rules.VOICES],
+                   requests=requests, invited=invited,
+                   blocked=[m for m in members if m.role is Role.BLOCKED])
     live = rooms.live.get(room_id)
     if live is None:
-        return base
+        return found
+    # Who is present lives only in the live room's memory; its roster event has it all.
     roster = live.roster_event()
-    return People(
-        me=base.me, voices=base.voices, requests=base.requests, invited=base.invited,
-        blocked=base.blocked,
-        listeners=[Listener(p["id"], p["name"]) for p in roster["listeners"]
-                   if p["id"] not in {m.handle for m in (*requests, *invited)}],
+    pending = {m.handle for m in (*requests, *invited)}
+    return replace(
+        found, listeners=[Listener(p["id"], p["name"]) for p in roster["listeners"]
+                          if p["id"] not in pending],
         listener_count=roster["listener_count"], anonymous=roster["anonymous"],
         streaming=frozenset(v["id"] for v in roster["voices"] if v["streaming"]))
 

@@ -10,14 +10,15 @@ from roomscribe.web.presets import (
     FONTS,
     MIN_CONTRAST,
     PRESETS,
+    Preset,
     blend,
     contrast,
 )
 
 
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.key)
-def test_every_preset_has_at_least_aa_contrast(preset: object) -> None:
-    assert contrast(preset.text, preset.background) >= MIN_CONTRAST  # type: ignore[attr-defined]
+def test_every_preset_has_at_least_aa_contrast(preset: Preset) -> None:
+    assert contrast(preset.text, preset.background) >= MIN_CONTRAST
 
 
 def test_there_are_several_presets_with_distinct_keys() -> None:

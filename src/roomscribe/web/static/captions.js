@@ -8,6 +8,7 @@
 // dispatched on `document` as "roomscribe:event" for the other page scripts.
 
 const KEEP = 1000; // finals kept on the page: hours of talk, bounded memory
+const REMEMBER = 5000; // finals' seq numbers remembered, to skip the ones a reconnect replays
 const BOTTOM_SLACK = 8; // pixels from the end that still count as "at the live edge"
 
 // Close codes (roomscribe.rooms.live) after which reconnecting cannot help.
@@ -19,7 +20,7 @@ const FINAL = {
   4403: "You may not follow this room.",
   4404: "This room does not exist.",
 };
-const NOT_STARTED = 4409;
+const NOT_LIVE = 4409; // the reason says which: "the room is scheduled|ended|cancelled, not live"
 
 export class RoomStream {
   constructor({ socket, events, onEvent, onStatus }) {
@@ -60,7 +61,7 @@ export class RoomStream {
     socket.addEventListener("close", (event) => {
       // A socket that never opened, twice running, is being blocked on the way: use SSE.
       if (!opened && ++this.failedHandshakes >= 2) this.useEvents = true;
-      this.closed(event.code);
+      this.closed(event.code, event.reason);
     });
   }
 
@@ -71,7 +72,7 @@ export class RoomStream {
       const event = JSON.parse(message.data);
       if (event.type === "close") {
         source.close();
-        this.closed(event.code);
+        this.closed(event.code, event.reason);
       } else {
         this.onEvent(event);
       }
@@ -98,20 +99,31 @@ export class RoomStream {
     this.onStatus("Connected. Captions are live.");
   }
 
-  closed(code) {
+  // The room said it is over: whatever closes next is expected, not a reason to reconnect.
+  over(text) {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.onStatus(text, { ended: true });
+  }
+
+  closed(code, reason = "") {
     if (this.stopped) return;
     if (FINAL[code]) {
       this.stopped = true;
       this.onStatus(FINAL[code], { ended: code === 4000 });
       return;
     }
-    if (code === NOT_STARTED) {
+    if (code === NOT_LIVE && /\b(ended|cancelled)\b/.test(reason)) {
+      this.over(reason.includes("cancelled") ? "The room was cancelled." : "The room has ended.");
+      return;
+    }
+    if (code === NOT_LIVE) {
       this.onStatus("The room has not started yet. Captions will appear when it does.");
       window.setTimeout(() => this.connect(), 10000);
       return;
     }
     const seconds = Math.min(15, 2 ** this.attempt++);
-    this.onStatus(`Connection lost. Reconnecting in ${seconds} seconds…`);
+    this.onStatus(`Connection lost. Reconnecting in ${seconds} second${seconds === 1 ? "" : "s"}…`);
     window.setTimeout(() => this.connect(), seconds * 1000);
   }
 }
@@ -122,7 +134,8 @@ export class CaptionView {
     this.partials = partials;
     this.pause = pause;
     this.live = live;
-    this.lastSeq = -1;
+    this.seen = new Set(); // seq of finals shown
+    this.heard = new Map(); // speaker id → seq of their latest final
     this.lastSpeaker = null;
     this.lines = new Map(); // speaker id → their partial line
     this.paused = false;
@@ -140,9 +153,14 @@ export class CaptionView {
   }
 
   final(event) {
-    if (event.seq <= this.lastSeq) return; // already shown (a reconnect replays recent finals)
-    this.lastSeq = event.seq;
-    this.dropPartial(event.speaker.id);
+    // A reconnect replays the last two minutes of finals: each is shown once. Finals are never
+    // dropped for arriving out of order, only for having been shown.
+    if (this.seen.has(event.seq)) return;
+    this.seen.add(event.seq);
+    if (this.seen.size > REMEMBER) this.seen.delete(this.seen.values().next().value);
+    const speaker = event.speaker.id;
+    this.heard.set(speaker, Math.max(event.seq, this.heard.get(speaker) ?? -1));
+    this.dropPartial(speaker);
     const text = event.text.trim();
     if (!text) return;
     this.log.querySelector(".caption-placeholder")?.remove();
@@ -161,7 +179,8 @@ export class CaptionView {
   }
 
   partial(event) {
-    if (event.seq <= this.lastSeq) return;
+    // A partial older than its speaker's latest final has been overtaken by it.
+    if (event.seq <= (this.heard.get(event.speaker.id) ?? -1)) return;
     let line = this.lines.get(event.speaker.id);
     if (!line) {
       line = document.createElement("p");
@@ -217,6 +236,8 @@ export class CaptionView {
     this.pausedByButton = false;
     this.unseen = 0;
     this.pause.setAttribute("aria-pressed", "false");
+    // Hiding a focused button would drop focus to the top of the page.
+    if (document.activeElement === this.live) this.log.focus();
     this.live.hidden = true;
     this.log.scrollTop = this.log.scrollHeight;
   }
@@ -315,7 +336,10 @@ function start(section) {
     onEvent(event) {
       if (event.type === "final") view.final(event);
       else if (event.type === "partial") view.partial(event);
-      else if (event.type === "room") showRoom(event);
+      else if (event.type === "room") {
+        showRoom(event);
+        if (event.state === "ended") stream.over("The room has ended.");
+      }
       else if (event.type === "roster") showRoster(event);
       else if (event.type === "reaction") showReaction(event);
       else if (event.type === "pins") showPins(event);

@@ -103,7 +103,8 @@ async function refresh(panel) {
     const response = await fetch(panel.dataset.panel, {
       headers: { Accept: "text/html" }, credentials: "same-origin",
     });
-    if (!response.ok) return;
+    // A redirect means the session ended (to the sign-in page): keep the panel as it is.
+    if (!response.ok || response.redirected) return;
     const fresh = document.createElement("template");
     fresh.innerHTML = await response.text();
     const markup = fresh.innerHTML.trim();
