@@ -3,9 +3,10 @@
 - One model, a bounded pool: `workers` threads, each driving one CTranslate2 replica of
   `cpu_threads` threads, with workers × cpu_threads ≤ cores (`Transcriber.from_settings` sizes
   them; `scripts/bench_live.py` compares 2 × 1 with 1 × 2 on this machine).
-- Fair scheduling: a stream is due once it has `interval` seconds of unheard audio, or when it is
-  finishing. Free workers take the due streams that are furthest behind first; when more are due
-  than workers are free, several streams' windows share one batched model call.
+- Fair scheduling: a stream is due once it has `poll` seconds of unheard audio (voice activity
+  runs; Whisper only once `interval` seconds of new speech are in), or when it is finishing. Free
+  workers take the due streams that are furthest behind first; when more are due than workers are
+  free, several streams' windows share one batched model call.
 - Overload degrades gracefully: a stream that waits piles up audio, so its next update covers all
   of it (a longer update interval, the partials in between never computed), and an utterance that
   ended inside it is flushed as final in the same step. Audio is only appended, never dropped.
@@ -64,6 +65,10 @@ class EngineStats:
     """Wall time workers spent in jobs, summed over workers."""
     max_backlog: float = 0.0
     """The furthest any stream fell behind, in seconds of audio not yet heard."""
+    pushed_seconds: float = 0.0
+    """Audio pushed into streams that have finished."""
+    heard_seconds: float = 0.0
+    """Of that, audio voice activity and Whisper got to (all of it, unless something is wrong)."""
 
 
 class LiveEngine:
@@ -231,6 +236,8 @@ class LiveEngine:
         if stream not in self._streams:
             return
         self._streams.discard(stream)
+        self.stats.pushed_seconds += stream.session.pushed
+        self.stats.heard_seconds += stream.session.heard
         outbox = stream.outbox
         outbox.streams -= 1
         if outbox.streams == 0 and self._rooms.get(stream.room) is outbox:
@@ -264,7 +271,7 @@ class _Stream:
     @property
     def due(self) -> bool:
         return not self.busy and self._error is None and (
-            self.finishing or self.session.backlog >= self.engine.config.interval)
+            self.finishing or self.session.backlog >= self.engine.config.poll)
 
     def push(self, pcm: npt.NDArray[np.float32]) -> None:
         if self._error is not None:
