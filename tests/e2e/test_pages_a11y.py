@@ -24,11 +24,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from websockets.sync.client import ClientConnection, connect
 
-from helpers.browser import axe_violations, chromium, describe
+from helpers.browser import axe_violations, describe
 from helpers.keyboard import Stop, start_at_top, tabbable, walk
-from helpers.site import Site, serve
-from integration.rooms.harness import FakeCaptionSource
-from roomscribe.config import Settings
+from helpers.site import Site
 
 pytestmark = pytest.mark.browser
 
@@ -74,42 +72,36 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(site: Site) -> Iterator[World]:
     """A recorded live room with public captions, finals, a pin, a speaker, someone asking to
     speak, someone invited, someone blocked and a listener present; a scheduled room; a
     private live room; an ended room."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("site") / "data")
-    with serve(settings, caption_source=FakeCaptionSource()) as site:
-        names = {"host": "Hana", "host2": "Hugo", "speaker": "Sam", "listener": "Ann",
-                 "asker": "Ash", "invitee": "Ivy", "banned": "Bob"}
-        people = {role: site.handle(role[:4]) for role in names}
-        for role, handle in people.items():
-            site.account(handle, name=names[role])
-        host = people["host"]
-        live = site.room(host, title="Design review", record=True, captions_public=True)
-        site.speaker(live, host, people["speaker"])
-        site.api("POST", f"/rooms/{live}/requests", people["asker"], {"consent": True})
-        site.api("POST", f"/rooms/{live}/invitations", host, {"handle": people["invitee"]})
-        site.api("POST", f"/rooms/{live}/members/{people['banned']}/block", host)
-        site.api("POST", f"/rooms/{live}/pins", host,
-                 {"url": "https://example.org/agenda", "title": "Agenda"})
-        soon = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-        scheduled = site.room(people["host2"], title="Friday questions", scheduled_for=soon)
-        private = site.room(people["host2"], title="Private chat")
-        ended = site.room(people["host2"], title="Last week")
-        site.api("POST", f"/rooms/{ended}/end", people["host2"])
-        with connect(site.socket_url(f"/rooms/{live}/audio", people["speaker"])) as voice, \
-                connect(site.socket_url(f"/rooms/{live}/captions", people["listener"]),
-                        max_size=None, max_queue=None) as _present:
-            world = World(site, live, scheduled, private, ended, people, voice)
-            world.say(8)
-            yield world
+    names = {"host": "Hana", "host2": "Hugo", "speaker": "Sam", "listener": "Ann",
+             "asker": "Ash", "invitee": "Ivy", "banned": "Bob"}
+    people = {role: site.handle(role[:4]) for role in names}
+    for role, handle in people.items():
+        site.account(handle, name=names[role])
+    host = people["host"]
+    live = site.room(host, title="Design review", record=True, captions_public=True)
+    site.speaker(live, host, people["speaker"])
+    site.api("POST", f"/rooms/{live}/requests", people["asker"], {"consent": True})
+    site.api("POST", f"/rooms/{live}/invitations", host, {"handle": people["invitee"]})
+    site.api("POST", f"/rooms/{live}/members/{people['banned']}/block", host)
+    site.api("POST", f"/rooms/{live}/pins", host,
+             {"url": "https://example.org/agenda", "title": "Agenda"})
+    soon = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    scheduled = site.room(people["host2"], title="Friday questions", scheduled_for=soon)
+    private = site.room(people["host2"], title="Private chat")
+    ended = site.room(people["host2"], title="Last week")
+    site.api("POST", f"/rooms/{ended}/end", people["host2"])
+    with connect(site.socket_url(f"/rooms/{live}/audio", people["speaker"])) as voice, \
+            connect(site.socket_url(f"/rooms/{live}/captions", people["listener"]),
+                    max_size=None, max_queue=None) as _present:
+        world = World(site, live, scheduled, private, ended, people, voice)
+        world.say(8)
+        yield world
+        # Ending the room closes its sockets, so later tests on this server start clean.
+        site.api("POST", f"/rooms/{live}/end", host)
 
 
 def bad_sign_in(tab: Page) -> None:

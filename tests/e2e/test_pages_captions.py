@@ -8,18 +8,14 @@ would send it: 100 ms binary frames of 16 kHz mono 16-bit PCM.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 from websockets.sync.client import ClientConnection, connect
 
-from helpers.browser import chromium
-from helpers.site import Site, serve
+from helpers.site import Site
 from helpers.speech import SPEECH_DIR
-from integration.rooms.harness import FakeCaptionSource
-from roomscribe.config import Settings
 from roomscribe.media.ffmpeg import decode
 from roomscribe.web.presets import FONTS, PRESETS, contrast
 
@@ -32,19 +28,6 @@ PER_FINAL = 4
 CONNECTED = "Connected. Captions are live."
 SERIF = next(f.stack for f in FONTS if f.key == "serif").replace("'", '"')
 """The serif font stack as the browser reports it back."""
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("site") / "data")
-    with serve(settings, caption_source=FakeCaptionSource()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

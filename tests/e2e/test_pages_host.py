@@ -3,35 +3,18 @@ what the host does reaches the listener live (roster, pins, state), and the othe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from helpers.browser import chromium
 from helpers.keyboard import start_at_top, tab_to
-from helpers.site import Site, serve
-from integration.rooms.harness import FakeCaptionSource
-from roomscribe.config import Settings
+from helpers.site import Site
 from roomscribe.web.actions import CONSENT
 
 pytestmark = pytest.mark.browser
 
 CONNECTED = "Connected. Captions are live."
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("site") / "data")
-    with serve(settings, caption_source=FakeCaptionSource()) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as running:
-        yield running
 
 
 def people(site: Site, *roles: str) -> dict[str, str]:

@@ -1,53 +1,24 @@
-"""The microphone control in Chromium with its fake capture device: getUserMedia, the AudioWorklet
-and the audio socket end to end, checked where the audio lands (a recording audio sink)."""
+"""The microphone control in Chromium with its fake capture device (see conftest.py): getUserMedia,
+the AudioWorklet and the audio socket end to end, checked where the audio lands (a recording audio
+sink)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from helpers.browser import CHROMIUM, CHROMIUM_ARGS, axe_violations, describe
+from helpers.browser import axe_violations, describe
 from helpers.keyboard import start_at_top, tab_to
-from helpers.site import Site, serve, wait_for
-from integration.rooms.harness import FakeCaptionSource, RecordedTrack, RecordingAudioSink
-from roomscribe.config import Settings
+from helpers.site import Site, wait_for
+from integration.rooms.harness import RecordedTrack, RecordingAudioSink
 
 pytestmark = pytest.mark.browser
 
-FAKE_MEDIA = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
-"""A synthetic microphone, and permission granted without asking."""
 FRAME = 3200
 """Bytes in the 100 ms frames the page sends: 1600 samples of 16-bit PCM at 16 kHz."""
-
-
-@pytest.fixture(scope="module")
-def recorder() -> RecordingAudioSink:
-    return RecordingAudioSink()
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory,
-         recorder: RecordingAudioSink) -> Iterator[Site]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("site") / "data")
-    with serve(settings, caption_source=FakeCaptionSource(), audio_sink=recorder) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        running = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                             args=[*CHROMIUM_ARGS, *FAKE_MEDIA])
-        try:
-            yield running
-        finally:
-            running.close()
 
 
 def stage(site: Site) -> tuple[str, str, str]:
@@ -70,10 +41,6 @@ def frames_from(recorder: RecordingAudioSink, room: str, speaker: str, count: in
     track = track_of(recorder, room, speaker)
     assert track is not None
     return track
-
-
-def microphone(tab: Page) -> tuple[object, object]:
-    return tab.get_by_role("button", name="Microphone"), tab.locator("#mic-status")
 
 
 def test_the_speaker_page_sends_16_khz_pcm_frames_and_shows_the_level(

@@ -54,7 +54,8 @@ def page_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         return sign_in_first(request)
     status, detail = _describe(exc)
     if wants_json(request):
-        return Response({"error": type(exc).__name__, "detail": detail}, status_code=status)
+        return Response({"error": type(exc).__name__, "detail": sentence(detail)},
+                        status_code=status)
     response = render("error.html", None, status=status, message=sentence(detail),
                       status_code=status, known_viewer=False, back=_room_of(request))
     # Router-level response headers do not reach responses built by exception handlers.

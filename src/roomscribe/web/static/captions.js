@@ -7,6 +7,8 @@
 // speaker. Reading back pauses auto-scroll; "Jump to live" resumes it. Every event is also
 // dispatched on `document` as "roomscribe:event" for the other page scripts.
 
+import { socketUrl } from "./sockets.js";
+
 const KEEP = 1000; // finals kept on the page: hours of talk, bounded memory
 const REMEMBER = 5000; // finals' seq numbers remembered, to skip the ones a reconnect replays
 const BOTTOM_SLACK = 8; // pixels from the end that still count as "at the live edge"
@@ -41,11 +43,9 @@ export class RoomStream {
   }
 
   openSocket() {
-    const url = new URL(this.socketPath, window.location.href);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     let socket;
     try {
-      socket = new WebSocket(url);
+      socket = new WebSocket(socketUrl(this.socketPath));
     } catch (err) {
       this.useEvents = true; // no WebSocket at all here
       this.openEvents();
@@ -99,22 +99,25 @@ export class RoomStream {
     this.onStatus("Connected. Captions are live.");
   }
 
-  // The room said it is over: whatever closes next is expected, not a reason to reconnect.
-  over(text) {
+  // The room is over ("ended" or "cancelled"): whatever closes next is expected, not a reason
+  // to reconnect.
+  over(state) {
     if (this.stopped) return;
     this.stopped = true;
-    this.onStatus(text, { ended: true });
+    this.onStatus(state === "cancelled" ? "The room was cancelled." : "The room has ended.",
+      { over: state });
   }
 
   closed(code, reason = "") {
     if (this.stopped) return;
     if (FINAL[code]) {
       this.stopped = true;
-      this.onStatus(FINAL[code], { ended: code === 4000 });
+      this.onStatus(FINAL[code], { over: code === 4000 ? "ended" : null });
       return;
     }
-    if (code === NOT_LIVE && /\b(ended|cancelled)\b/.test(reason)) {
-      this.over(reason.includes("cancelled") ? "The room was cancelled." : "The room has ended.");
+    const over = code === NOT_LIVE && /\b(ended|cancelled)\b/.exec(reason);
+    if (over) {
+      this.over(over[1]);
       return;
     }
     if (code === NOT_LIVE) {
@@ -338,17 +341,17 @@ function start(section) {
       else if (event.type === "partial") view.partial(event);
       else if (event.type === "room") {
         showRoom(event);
-        if (event.state === "ended") stream.over("The room has ended.");
+        if (event.state === "ended" || event.state === "cancelled") stream.over(event.state);
       }
       else if (event.type === "roster") showRoster(event);
       else if (event.type === "reaction") showReaction(event);
       else if (event.type === "pins") showPins(event);
       document.dispatchEvent(new CustomEvent("roomscribe:event", { detail: event }));
     },
-    onStatus(text, { ended = false } = {}) {
-      if (ended) {
+    onStatus(text, { over = null } = {}) {
+      if (over) {
         view.clearPartials();
-        showRoom({ state: "ended" });
+        showRoom({ state: over });
       }
       if (status.textContent !== text) status.textContent = text;
     },

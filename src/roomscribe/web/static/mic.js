@@ -2,6 +2,8 @@
 // PCM) → binary frames over the room's audio socket, with a level meter. One toggle button starts
 // and stops it; its state is aria-pressed and a status line says what is happening in words.
 
+import { socketUrl } from "./sockets.js";
+
 const FRAME_MS = 100;
 
 // Close codes of the audio socket (roomscribe.rooms.live), in words.
@@ -17,12 +19,6 @@ const CLOSED = {
   4409: "The room is not live, so nothing can be sent yet.",
   4503: "Live captions are unavailable right now. Try again in a while.",
 };
-
-function socketUrl(path) {
-  const url = new URL(path, window.location.href);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  return url;
-}
 
 function opened(socket) {
   return new Promise((resolve, reject) => {

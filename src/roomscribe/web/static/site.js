@@ -55,7 +55,7 @@ document.addEventListener("submit", async (event) => {
       form.reset();
       document.dispatchEvent(new CustomEvent("roomscribe:action", { detail: { form } }));
     } else {
-      showError(form, sentence(answer.detail) || "That did not work. Reload the page and try again.");
+      showError(form, answer.detail || "That did not work. Reload the page and try again.");
     }
   } catch (err) {
     showError(form, "The server could not be reached. Check your connection and try again.");
@@ -63,13 +63,6 @@ document.addEventListener("submit", async (event) => {
     delete form.dataset.busy;
   }
 });
-
-function sentence(text) {
-  if (!text) return "";
-  const trimmed = String(text).trim();
-  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
-}
 
 // -- panels ---------------------------------------------------------------------------------------
 
