@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import queue
 import threading
@@ -81,31 +82,42 @@ TEXT_ANALYZER: Analyzer = StemmingAnalyzer(expression=WORD, stoplist=None, minsi
 NAME_ANALYZER: Analyzer = RegexTokenizer(WORD) | LowercaseFilter()
 
 
+VISIBILITY_CODES = {Visibility.PUBLIC: 1, Visibility.MEMBERS: 2, Visibility.PRIVATE: 3}
+"""How the `visibility` column stores each value; 0, a column's default, matches no one."""
+
+
 def schema() -> fields.Schema:
+    """Words are postings; everything about the room is a per-document column.
+
+    Searching by room, date or visibility tests those columns for every candidate at once in
+    numpy (see archive.search) instead of walking postings that cover most of the index, and it
+    keeps indexing lean: a room's title and date are stored, not indexed, on every segment.
+    """
     return fields.Schema(
         seg_id=fields.ID(stored=True, unique=True),
-        room_id=fields.ID(stored=True),
-        room_title=fields.TEXT(stored=True, analyzer=TEXT_ANALYZER),
+        room_id=fields.ID(stored=True),  # indexed only to delete a room's segments by term
+        room_title=fields.STORED,
+        room_facts=fields.STORED,  # (date, visibility, host id) as given, for reconcile
         speaker=fields.TEXT(stored=True, analyzer=NAME_ANALYZER),
         text=fields.TEXT(stored=True, analyzer=TEXT_ANALYZER),
-        # Times are never searched by range, only shown and sorted on: a stored pair plus one
-        # sort column, rather than NUMERIC fields whose 16 trie terms a value made indexing 3x
-        # slower. `newest` is the whole newest-first order in one number (see `newest_key`), so
-        # sorting reads one column value per match instead of building a tuple of two.
-        span=fields.STORED,
+        span=fields.STORED,  # (start, end) in milliseconds
         newest=fields.COLUMN(columns.NumericColumn("q", default=0)),
-        # Epoch seconds with 4 trie terms a value (DATETIME has 8): dates are per room, so a range
-        # query meets few distinct values anyway.
-        date=fields.NUMERIC(int, bits=64, signed=True, shift_step=16, stored=True, sortable=True),
-        # Who may see a segment is checked per candidate document from these columns (see
-        # archive.search), never by intersecting postings that cover most of the index.
-        visibility=fields.COLUMN(columns.RefBytesColumn()),
+        date=fields.COLUMN(columns.NumericColumn("q", default=0)),
+        room_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
+        visibility=fields.COLUMN(columns.NumericColumn("B", default=0)),
+        host_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
         host_id=fields.COLUMN(columns.VarBytesColumn()),
     )
 
 
 def _layout(fields_of: fields.Schema) -> list[tuple[str, str]]:
     return sorted((name, type(field).__name__) for name, field in fields_of.items())
+
+
+def key_of(value: str) -> int:
+    """A signed 64-bit number for an id, so columns can compare rooms and hosts as numbers."""
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little",
+                          signed=True)
 
 
 def newest_key(room_date: datetime, start: float) -> int:
@@ -123,17 +135,22 @@ def epoch(moment: datetime) -> int:
 def _fields(doc: SegmentDoc) -> dict[str, Any]:
     if not doc.segment_id or not doc.room_id:
         raise InvalidInput("a segment needs a segment id and a room id")
+    visibility = Visibility(doc.visibility)
+    host = doc.host_id or ""
     return {
         "seg_id": doc.segment_id,
         "room_id": doc.room_id,
         "room_title": doc.room_title,
+        "room_facts": (epoch(doc.room_date), visibility.value, host),
         "speaker": doc.speaker,
         "text": doc.text,
         "span": (round(doc.start * 1000), round(doc.end * 1000)),
         "newest": newest_key(doc.room_date, doc.start),
         "date": epoch(doc.room_date),
-        "visibility": Visibility(doc.visibility).value.encode(),
-        "host_id": (doc.host_id or "").encode(),
+        "room_key": key_of(doc.room_id),
+        "visibility": VISIBILITY_CODES[visibility],
+        "host_key": key_of(host) if host else 0,
+        "host_id": host.encode(),
     }
 
 
@@ -425,14 +442,9 @@ class Index:
         if count == 0:
             return True
         if isinstance(want, ExpectedRoom):
-            first = docnums[0]
-            stored = searcher.stored_fields(first)
-            reader = searcher.reader()
-            facts = (stored["room_title"], stored["date"],
-                     reader.column_reader("visibility", translate=False)[first],
-                     reader.column_reader("host_id", translate=False)[first])
-            if facts != (want.title, epoch(want.date), want.visibility.value.encode(),
-                         (want.host_id or "").encode()):
+            stored = searcher.stored_fields(docnums[0])
+            facts = (stored["room_title"], tuple(stored["room_facts"]))
+            if facts != (want.title, (epoch(want.date), want.visibility.value, want.host_id or "")):
                 return False
         if isinstance(segments, int):
             return True

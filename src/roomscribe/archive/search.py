@@ -27,18 +27,26 @@ import html
 import math
 import re
 import threading
-import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from whoosh import collectors, fields, highlight, matching, qparser, query, sorting
+import numpy as np
+import numpy.typing as npt
+from whoosh import fields, highlight, matching, qparser, query
 from whoosh.qparser.common import QueryParserError
-from whoosh.searching import Hit
 
-from roomscribe.archive.index import NAME_ANALYZER, TEXT_ANALYZER, Index, Visibility
+from roomscribe.archive.index import (
+    NAME_ANALYZER,
+    TEXT_ANALYZER,
+    VISIBILITY_CODES,
+    Index,
+    Visibility,
+    key_of,
+)
 from roomscribe.errors import InvalidInput
 
 MAX_QUERY_CHARS = 500
@@ -241,14 +249,23 @@ def _parser() -> qparser.QueryParser:
 _PARSER = _parser()
 
 
-def _room_query(value: str) -> query.Query:
-    words = [t.text for t in TEXT_ANALYZER(value)]
-    by_id = query.Term("room_id", value)
-    if not words:
-        return by_id
-    by_title = (query.Term("room_title", words[0]) if len(words) == 1
-                else query.Phrase("room_title", words))
-    return query.Or([by_id, by_title])
+class RoomMatch(query.Term):  # type: ignore[misc]
+    """`room:value`: rooms whose id is `value` or whose title holds its words in order.
+
+    Never handed to whoosh: it is answered from the room table of each index segment (see
+    `_Segment.rooms`), a few thousand titles rather than postings for every segment of them.
+    """
+
+    def __init__(self, value: str) -> None:
+        super().__init__("room", value)
+        self.words = tuple(t.text for t in TEXT_ANALYZER(value))
+
+    def matches(self, room_id: str, title_words: tuple[str, ...]) -> bool:
+        if room_id == self.text:
+            return True
+        n = len(self.words)
+        return n > 0 and any(title_words[i:i + n] == self.words
+                             for i in range(len(title_words) - n + 1))
 
 
 def _leaves(q: query.Query) -> Iterator[query.Query]:
@@ -260,9 +277,9 @@ def _leaves(q: query.Query) -> Iterator[query.Query]:
 
 def _rewrite(q: query.Query) -> query.Query:
     if isinstance(q, query.Term) and q.fieldname == "room":
-        return _room_query(q.text)
+        return RoomMatch(q.text)
     if isinstance(q, query.Phrase) and q.fieldname == "room":
-        return _room_query(" ".join(q.words))
+        return RoomMatch(" ".join(q.words))
     return q if q.is_leaf() else q.apply(_rewrite)
 
 
@@ -289,13 +306,13 @@ def parse_query(text: str) -> query.Query:
     return _rewrite(parsed).normalize()
 
 
-# Executing: whoosh matches, with its two costly habits avoided
+# Executing: whoosh walks the postings, numpy does the rest
 
 class _Leapfrog(matching.IntersectionMatcher):  # type: ignore[misc]
     """Intersection that lists its matches by stepping with `skip_to`.
 
     Whoosh's own builds a Python set of every id on each side, so `the AND budget` costs as much
-    as listing every "the". Sorted searches and result counts list matches this way.
+    as listing every "the".
     """
 
     def all_ids(self) -> Iterator[int]:
@@ -309,133 +326,236 @@ class _And(query.And):  # type: ignore[misc]
                                   lambda q: 0 - q.estimate_size(reader))
 
 
-DateBounds = tuple[int | None, int | None]
+def _leapfrog(q: query.Query) -> query.Query:
+    if type(q) is query.And:
+        return _And([_leapfrog(c) for c in q.subqueries], boost=q.boost)
+    return q if q.is_leaf() else q.apply(_leapfrog)
+
+
+def _is_date(q: query.Query) -> bool:
+    return isinstance(q, query.NumericRange) and q.fieldname == "date"
+
+
+def _is_filter(q: query.Query) -> bool:
+    """Answered from columns rather than postings."""
+    return isinstance(q, RoomMatch) or _is_date(q)
+
+
+def _plain(q: query.Query) -> bool:
+    """Whoosh can run it alone: words only, no room or date anywhere inside."""
+    if _is_filter(q):
+        return False
+    return bool(q.is_leaf()) or all(_plain(c) for c in q.children())
 
 
 @dataclass(frozen=True, slots=True)
 class Audience:
-    """Which visibilities an asker sees, plus the private rooms they host (None: all)."""
+    """Which visibility codes an asker sees, plus the private rooms they host (None: all)."""
 
-    visibilities: frozenset[bytes] | None
-    host: bytes | None = None
+    codes: frozenset[int] | None
+    host: str | None = None
 
     @classmethod
     def of(cls, asker: Asker) -> Audience:
         if asker.admin:
             return cls(None)
         if asker.user_id is None:
-            return cls(frozenset({Visibility.PUBLIC.value.encode()}))
-        return cls(frozenset({Visibility.PUBLIC.value.encode(), Visibility.MEMBERS.value.encode()}),
-                   host=asker.user_id.encode())
+            return cls(frozenset({VISIBILITY_CODES[Visibility.PUBLIC]}))
+        return cls(frozenset({VISIBILITY_CODES[Visibility.PUBLIC],
+                              VISIBILITY_CODES[Visibility.MEMBERS]}), host=asker.user_id)
 
 
-_PRIVATE = Visibility.PRIVATE.value.encode()
+_PRIVATE = VISIBILITY_CODES[Visibility.PRIVATE]
 
 
-_COLUMNS: weakref.WeakKeyDictionary[Any, dict[tuple[str, bool], Any]] = (
-    weakref.WeakKeyDictionary())
-_COLUMNS_LOCK = threading.Lock()
+def _numeric_column(reader: Any, fieldname: str) -> npt.NDArray[np.int64]:
+    column = reader.column_reader(fieldname, translate=False)
+    count = reader.doc_count_all()
+    out = np.zeros(count, dtype=np.int64)
+    try:
+        # A whoosh numeric column is its big-endian values back to back: reading the block
+        # whole is 40x faster than a Python loop over a million documents (whoosh 2.7 layout;
+        # any other reader takes the loop below).
+        raw = column._dbfile.get(column._basepos, column._count * column._fixedlen)
+        values = np.frombuffer(raw, dtype=">" + column._typecode)
+        out[:values.size] = values
+        out[values.size:] = column._default
+    except AttributeError:
+        out[:] = np.fromiter(column, dtype=np.int64, count=count)
+    return out
 
 
-def _column(reader: Any, fieldname: str, translate: bool) -> Any:
-    """A segment's column reader, opened once per reader: opening one loads its whole index
-    (a byte per document for visibility), which would otherwise happen on every search."""
-    with _COLUMNS_LOCK:
-        per_reader = _COLUMNS.setdefault(reader, {})
-        key = (fieldname, translate)
-        if key not in per_reader:
-            per_reader[key] = reader.column_reader(fieldname, translate=translate)
-        return per_reader[key]
+class _Segment:
+    """One index segment's columns as arrays, loaded once: a segment never changes after it is
+    written (deletions are applied per search), so searches reuse them until it is merged away."""
+
+    def __init__(self, reader: Any) -> None:
+        self.newest = _numeric_column(reader, "newest")
+        self.date = _numeric_column(reader, "date")
+        self.room = _numeric_column(reader, "room_key")
+        self.visibility = _numeric_column(reader, "visibility")
+        self.host = _numeric_column(reader, "host_key")
+        self._rooms: list[tuple[int, str, tuple[str, ...]]] | None = None
+        self._lock = threading.Lock()
+
+    def rooms(self, reader: Any) -> list[tuple[int, str, tuple[str, ...]]]:
+        """(room key, room id, title words) for every room with segments here."""
+        with self._lock:
+            if self._rooms is None:
+                keys, first = np.unique(self.room, return_index=True)
+                table = []
+                for key, docnum in zip(keys.tolist(), first.tolist(), strict=True):
+                    stored = reader.stored_fields(docnum)
+                    words = tuple(t.text for t in TEXT_ANALYZER(stored["room_title"]))
+                    table.append((key, stored["room_id"], words))
+                self._rooms = table
+            return self._rooms
 
 
-class _Keep:
-    """`docnum in keep`, for one index segment: the audience may see it and its date fits.
-
-    Checked per candidate from column values, so the cost follows the words searched for, not
-    the share of the index the asker may see (usually most of it).
-    """
-
-    def __init__(self, reader: Any, audience: Audience | None, dates: tuple[DateBounds, ...]):
-        limited = audience is not None and audience.visibilities is not None
-        self._visibilities = audience.visibilities or frozenset() if audience else frozenset()
-        self._host = audience.host if audience else None
-        self._vis = _column(reader, "visibility", False) if limited else None
-        self._hosts = _column(reader, "host_id", False) if self._host else None
-        self._dates = dates
-        self._date = _column(reader, "date", True) if dates else None
-
-    def __contains__(self, docnum: int) -> bool:
-        if self._vis is not None:
-            seen = self._vis[docnum]
-            if seen not in self._visibilities and not (
-                    seen == _PRIVATE and self._hosts is not None
-                    and self._hosts[docnum] == self._host):
-                return False
-        if self._date is not None:
-            date = self._date[docnum]
-            for first, last in self._dates:
-                if (first is not None and date < first) or (last is not None and date > last):
-                    return False
-        return True
+_SEGMENTS: OrderedDict[tuple[str, str], _Segment] = OrderedDict()
+_SEGMENTS_LOCK = threading.Lock()
+_SEGMENTS_KEPT = 64
 
 
-class _Restrict(query.WrappingQuery):  # type: ignore[misc]
-    """The child's matches that `_Keep` lets through: visibility and date as per-document tests."""
-
-    def __init__(self, child: query.Query, audience: Audience | None,
-                 dates: tuple[DateBounds, ...] = ()) -> None:
-        super().__init__(child)
-        self.audience = audience
-        self.dates = dates
-
-    def __repr__(self) -> str:
-        return f"_Restrict({self.child!r}, {self.audience!r}, {self.dates!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, _Restrict) and self.child == other.child
-                and self.audience == other.audience and self.dates == other.dates)
-
-    def __hash__(self) -> int:
-        return hash((self.child, self.audience, self.dates))
-
-    def _rewrap(self, child: query.Query) -> _Restrict:
-        return _Restrict(child, self.audience, self.dates)
-
-    def matcher(self, searcher: Any, context: Any = None) -> Any:
-        keep = _Keep(searcher.reader(), self.audience, self.dates)
-        return matching.FilterMatcher(self.child.matcher(searcher, context), keep)
+def _segment(index: Index, reader: Any) -> _Segment:
+    key = (str(index.path), reader.segment().segment_id())
+    with _SEGMENTS_LOCK:
+        found = _SEGMENTS.get(key)
+        if found is not None:
+            _SEGMENTS.move_to_end(key)
+            return found
+    loaded = _Segment(reader)  # outside the lock: a big segment takes a moment to load
+    with _SEGMENTS_LOCK:
+        _SEGMENTS[key] = loaded
+        while len(_SEGMENTS) > _SEGMENTS_KEPT:
+            _SEGMENTS.popitem(last=False)
+    return loaded
 
 
-def _is_date_range(q: query.Query) -> bool:
-    return isinstance(q, query.NumericRange) and q.fieldname == "date"
+@dataclass(frozen=True, slots=True)
+class _Hits:
+    """Matching documents of one segment: ascending ids, and their scores when ranking."""
+
+    ids: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float64]
+
+    def where(self, keep: npt.NDArray[np.bool_]) -> _Hits:
+        return _Hits(self.ids[keep], self.scores[keep])
+
+    def minus(self, other: _Hits) -> _Hits:
+        return self.where(~np.isin(self.ids, other.ids, assume_unique=True))
+
+    def both(self, other: _Hits) -> _Hits:
+        ids, mine, theirs = np.intersect1d(self.ids, other.ids, assume_unique=True,
+                                           return_indices=True)
+        return _Hits(ids, self.scores[mine] + other.scores[theirs])
+
+    @staticmethod
+    def either(parts: list[_Hits]) -> _Hits:
+        ids = np.concatenate([p.ids for p in parts])
+        unique, where = np.unique(ids, return_inverse=True)
+        scores = np.bincount(where, weights=np.concatenate([p.scores for p in parts]),
+                             minlength=unique.size).astype(np.float64)
+        return _Hits(unique.astype(np.int64), scores)
 
 
-def _plan(q: query.Query) -> query.Query:
-    """Swap in the faster intersection, and test dates per document where words lead.
+class _Leaf:
+    """Evaluates a parsed query on one index segment."""
 
-    A date range ANDed with words becomes a test on the words' matches; alone (or under OR) it
-    stays a range over the date terms, the only way to find documents by date alone.
-    """
-    if isinstance(q, query.And):
-        subs = [_plan(c) for c in q.subqueries]
-        dates = tuple((r.start, r.end) for r in subs if _is_date_range(r))
-        rest = [c for c in subs if not _is_date_range(c)]
-        if dates and any(not isinstance(c, query.Not) for c in rest):
-            inner = rest[0] if len(rest) == 1 else _And(rest, boost=q.boost)
-            return _Restrict(inner, None, dates)
-        return _And(subs, boost=q.boost)
-    return q if q.is_leaf() else q.apply(_plan)
+    def __init__(self, index: Index, searcher: Any, scored: bool) -> None:
+        self.searcher = searcher
+        self.reader = searcher.reader()
+        self.columns = _segment(index, self.reader)
+        self.scored = scored
+        self._live: npt.NDArray[np.bool_] | None = None
 
+    def live(self) -> npt.NDArray[np.bool_]:
+        if self._live is None:
+            self._live = np.ones(self.reader.doc_count_all(), dtype=np.bool_)
+            if self.reader.has_deletions():
+                deleted = np.fromiter(self.reader.deleted_docs(), dtype=np.int64)
+                self._live[deleted] = False
+        return self._live
 
-def _executable(q: query.Query, asker: Asker) -> query.Query:
-    """`q` planned and limited to what `asker` may see."""
-    planned = _plan(q)
-    audience = Audience.of(asker)
-    if audience.visibilities is None:
-        return planned
-    if isinstance(planned, _Restrict) and planned.audience is None:
-        return _Restrict(planned.child, audience, planned.dates)
-    return _Restrict(planned, audience)
+    def of_mask(self, mask: npt.NDArray[np.bool_]) -> _Hits:
+        ids = np.flatnonzero(mask & self.live()).astype(np.int64)
+        return _Hits(ids, np.zeros(ids.size))
+
+    def filter_mask(self, q: query.Query) -> npt.NDArray[np.bool_]:
+        if isinstance(q, RoomMatch):
+            keys = [key for key, room_id, words in self.columns.rooms(self.reader)
+                    if q.matches(room_id, words)]
+            return np.isin(self.columns.room, np.array(keys, dtype=np.int64))
+        date = self.columns.date
+        mask = np.ones(date.size, dtype=np.bool_)
+        if q.start is not None:
+            mask &= date >= q.start
+        if q.end is not None:
+            mask &= date <= q.end
+        return mask
+
+    def run(self, q: query.Query) -> _Hits:
+        """Whoosh walks the postings (and checks phrase positions)."""
+        matcher = _leapfrog(q).matcher(self.searcher)
+        if not self.scored:
+            ids = np.fromiter(matcher.all_ids(), dtype=np.int64)
+            return _Hits(ids, np.zeros(ids.size))
+        found: list[int] = []
+        scores: list[float] = []
+        while matcher.is_active():
+            found.append(matcher.id())
+            scores.append(matcher.score())
+            matcher.next()
+        return _Hits(np.array(found, dtype=np.int64), np.array(scores, dtype=np.float64))
+
+    def eval(self, q: query.Query) -> _Hits:
+        if _plain(q):
+            return self.run(q)
+        if _is_filter(q):
+            return self.of_mask(self.filter_mask(q))
+        if isinstance(q, query.Not):
+            return self.of_mask(np.ones(self.reader.doc_count_all(), dtype=np.bool_)).minus(
+                self.eval(q.query))
+        if isinstance(q, query.Or):
+            return _Hits.either([self.eval(c) for c in q.subqueries])
+        if isinstance(q, query.And):
+            return self._and(q.subqueries)
+        raise InvalidInput(f"cannot search for {q}")
+
+    def _and(self, subs: list[query.Query]) -> _Hits:
+        negative = [c.query for c in subs if isinstance(c, query.Not)]
+        positive = [c for c in subs if not isinstance(c, query.Not)]
+        words = [c for c in positive if _plain(c)]
+        filters = [c for c in positive if _is_filter(c)]
+        mixed = [c for c in positive if not _plain(c) and not _is_filter(c)]
+        hits = self.run(words[0] if len(words) == 1 else query.And(words)) if words else None
+        for sub in mixed:
+            part = self.eval(sub)
+            hits = part if hits is None else hits.both(part)
+        if hits is None:  # filters alone
+            hits = self.of_mask(np.ones(self.reader.doc_count_all(), dtype=np.bool_))
+        for f in filters:
+            hits = hits.where(self.filter_mask(f)[hits.ids])
+        for sub in negative:
+            hits = hits.minus(self.eval(sub))
+        return hits
+
+    def visible(self, hits: _Hits, audience: Audience) -> _Hits:
+        """Only what the audience may see, before anything is counted, sorted or paged."""
+        if audience.codes is None:
+            return hits
+        codes = self.columns.visibility[hits.ids]
+        keep = np.isin(codes, np.array(sorted(audience.codes), dtype=np.int64))
+        if audience.host is not None:
+            own = (codes == _PRIVATE) & (self.columns.host[hits.ids] == key_of(audience.host))
+            if own.any():
+                # The 64-bit key only narrows it down; the host id itself decides.
+                hosts = self.reader.column_reader("host_id", translate=False)
+                wanted = audience.host.encode()
+                for i in np.flatnonzero(own).tolist():
+                    own[i] = hosts[int(hits.ids[i])] == wanted
+                keep |= own
+        return hits.where(keep)
 
 
 # Cost: whoosh is pure Python, so a query's time follows how many postings it walks
@@ -446,18 +566,25 @@ _PHRASE_COST = 4  # checking positions costs several times reading a posting
 
 
 def _cost(q: query.Query, reader: Any) -> int:
-    """Postings `q` will walk, from document frequencies (cheap lookups, no search)."""
+    """Postings `q` will walk, from document frequencies (cheap lookups, no search).
+
+    Room and date filters are column tests in numpy and cost next to nothing.
+    """
+    if _is_filter(q):
+        return 0
     if isinstance(q, query.Term):
         return int(reader.doc_frequency(q.fieldname, q.text))
     if isinstance(q, query.Phrase):
         rarest = min(int(reader.doc_frequency(q.fieldname, w)) for w in q.words)
         return rarest * len(q.words) * _PHRASE_COST
     if isinstance(q, query.Not):
-        return int(reader.doc_count_all())
+        return _cost(q.query, reader)
     if isinstance(q, query.And):
-        # Intersections step through their rarest side; a NOT inside only filters it.
-        positive = [c for c in q.subqueries if not isinstance(c, query.Not)]
-        return min((_cost(c, reader) for c in positive), default=int(reader.doc_count_all()))
+        # An intersection steps through its rarest side; what is NOTed is walked in full.
+        positive = [_cost(c, reader) for c in q.subqueries
+                    if not isinstance(c, query.Not) and not _is_filter(c)]
+        negative = [_cost(c, reader) for c in q.subqueries if isinstance(c, query.Not)]
+        return min(positive, default=0) + sum(negative)
     if isinstance(q, query.Or):
         return sum(_cost(c, reader) for c in q.subqueries)
     return int(q.estimate_size(reader))
@@ -471,7 +598,7 @@ def _check_cost(q: query.Query, reader: Any) -> None:
             f"{MAX_COST:,} a search may; add a less common word or drop a very common one")
 
 
-# Snippets
+# Pages and snippets
 
 class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
     """Escapes everything, marks matches: the snippet is safe to drop into a page."""
@@ -485,22 +612,42 @@ class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
         return f"<mark>{html.escape(highlight.get_text(text, token, replace))}</mark>"
 
 
-_HIGHLIGHTER = highlight.Highlighter(fragmenter=highlight.WholeFragmenter(),
-                                     formatter=_MarkFormatter())
+def _marked_words(q: query.Query, negated: bool = False) -> set[str]:
+    """The words of the text the query looks for (not those it excludes)."""
+    if isinstance(q, query.Not):
+        return _marked_words(q.query, not negated)
+    if negated or _is_filter(q):
+        return set()
+    if isinstance(q, query.Term):
+        return {q.text} if q.fieldname == "text" else set()
+    if isinstance(q, query.Phrase):
+        return set(q.words) if q.fieldname == "text" else set()
+    return set().union(*(_marked_words(c) for c in q.children())) if not q.is_leaf() else set()
 
 
-def _hit(hit: Hit) -> SearchHit:
-    text: str = hit["text"]
-    start, end = hit["span"]
-    marked = _HIGHLIGHTER.highlight_hit(hit, "text", text=text, top=1)
-    return SearchHit(
-        room_id=hit["room_id"], room_title=hit["room_title"], speaker=hit["speaker"],
-        start=start / 1000, end=end / 1000, text=text,
-        highlight=marked or html.escape(text),
-    )
+def _snippet(text: str, words: frozenset[str]) -> str:
+    if words:
+        marked: str = highlight.highlight(text, words, TEXT_ANALYZER, highlight.WholeFragmenter(),
+                                          _MarkFormatter(), top=1)
+        if marked:
+            return marked
+    return html.escape(text)
 
 
-_NEWEST = sorting.FieldFacet("newest")
+def _first(keys: list[npt.NDArray[Any]], limit: int) -> npt.NDArray[np.int64]:
+    """Positions of the `limit` smallest rows by `keys` (most significant first), in order.
+
+    Partitioning on the first key keeps the sort to the rows that can make the page; every row
+    tied at the cut stays in, so equal keys are ordered the same way on every page.
+    """
+    primary = keys[0]
+    if primary.size > limit:
+        cut = np.partition(primary, limit - 1)[limit - 1]
+        pick = np.flatnonzero(primary <= cut)
+    else:
+        pick = np.arange(primary.size)
+    ordered = np.lexsort(tuple(k[pick] for k in reversed(keys)))[:limit]
+    return pick[ordered].astype(np.int64)
 
 
 def search_sync(
@@ -518,24 +665,39 @@ def search_sync(
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}")
     parsed = parse_query(text)
-    q = _executable(parsed, asker)
+    audience = Audience.of(asker)
+    ranked = order is Order.RELEVANCE
+    limit = page * per_page
+    total = 0
+    rows: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
     with index.searcher() as searcher:
         _check_cost(parsed, searcher.reader())
-        if order is Order.NEWEST:
-            results = searcher.search(q, limit=page * per_page, sortedby=_NEWEST)
-            total = len(results)  # sorting visits every match, so this is already known
-        else:
-            # Score every match in one pass. Whoosh's default skips blocks that cannot reach
-            # the top and then walks the whole query again just to count; and its periodic
-            # matcher replacement prunes OR branches, which makes its own count wrong.
-            top = collectors.TopCollector(limit=page * per_page, usequality=False, replace=0)
-            searcher.search_with_collector(q, top)
-            results = top.results()
-            total = top.total
-        results.highlighter = _HIGHLIGHTER
-        pages = max(1, math.ceil(total / per_page))
-        hits = tuple(_hit(h) for h in results[(page - 1) * per_page:page * per_page])
-    return SearchPage(hits=hits, total=total, page=page, pages=pages)
+        for leaf_searcher, offset in searcher.leaf_searchers():
+            leaf = _Leaf(index, leaf_searcher, scored=ranked)
+            hits = leaf.visible(leaf.eval(parsed), audience)
+            total += int(hits.ids.size)
+            newest = leaf.columns.newest[hits.ids]
+            # Relevance: best score first, ties newest first; otherwise newest first.
+            keys = [-hits.scores, newest] if ranked else [newest]
+            best = _first([*keys, hits.ids], limit)
+            rows.append((-hits.scores[best] if ranked else np.zeros(best.size),
+                         newest[best], hits.ids[best] + offset))
+        scores = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0)
+        newest = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, dtype=np.int64)
+        docnums = np.concatenate([r[2] for r in rows]) if rows else np.zeros(0, dtype=np.int64)
+        chosen = docnums[_first([scores, newest, docnums], limit)][(page - 1) * per_page:]
+        words = frozenset(_marked_words(parsed))
+        hits_out = tuple(_hit(searcher.stored_fields(int(d)), words) for d in chosen)
+    return SearchPage(hits=hits_out, total=total, page=page,
+                      pages=max(1, math.ceil(total / per_page)))
+
+
+def _hit(stored: dict[str, Any], words: frozenset[str]) -> SearchHit:
+    text: str = stored["text"]
+    start, end = stored["span"]
+    return SearchHit(room_id=stored["room_id"], room_title=stored["room_title"],
+                     speaker=stored["speaker"], start=start / 1000, end=end / 1000, text=text,
+                     highlight=_snippet(text, words))
 
 
 async def search(

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from whoosh import query
 
-from roomscribe.archive.search import Asker, Audience, _cost, parse_query
+from roomscribe.archive.index import VISIBILITY_CODES, Visibility
+from roomscribe.archive.search import Asker, Audience, RoomMatch, _cost, parse_query
 from roomscribe.errors import InvalidInput
 
 
@@ -27,9 +28,9 @@ def epoch(*parts: int) -> int:
                                   query.Term("text", "c")])),
     ("speaker:Alice", query.Term("speaker", "alice")),
     ('speaker:"Alice Smith"', query.Phrase("speaker", ["alice", "smith"])),
-    ("room:R42", query.Or([query.Term("room_id", "R42"), query.Term("room_title", "r42")])),
-    ('room:"Weekly sync"', query.Or([query.Term("room_id", "Weekly sync"),
-                                     query.Phrase("room_title", ["weekli", "sync"])])),
+    ("room:R42", RoomMatch("R42")),
+    ('room:"Weekly sync"', RoomMatch("Weekly sync")),
+    ("room:a OR room:b", query.Or([RoomMatch("a"), RoomMatch("b")])),
     ("at 10:30", query.And([query.Term("text", "at"), query.Term("text", "10"),
                             query.Term("text", "30")])),
     ("budget*", query.Term("text", "budget")),  # no wildcards: the star is punctuation
@@ -103,11 +104,23 @@ def test_malformed_queries_say_why(text: str, reason: str) -> None:
         parse_query(text)
 
 
+def test_room_matches_its_id_or_words_of_its_title_in_order() -> None:
+    weekly = RoomMatch("Weekly sync")
+    assert weekly.words == ("weekli", "sync")
+    assert weekly.matches("r1", ("our", "weekli", "sync", "call"))
+    assert not weekly.matches("r1", ("sync", "weekli"))
+    assert weekly.matches("Weekly sync", ())
+    assert RoomMatch("R42").matches("R42", ("anything",))
+    assert not RoomMatch("r42").matches("R42", ())  # ids are exact
+    assert not RoomMatch("!!").matches("r1", ("a",))
+
+
 def test_audience_per_asker() -> None:
-    assert Audience.of(Asker()).visibilities == frozenset({b"public"})
-    member = Audience.of(Asker("u1"))
-    assert member.visibilities == frozenset({b"public", b"members"}) and member.host == b"u1"
-    assert Audience.of(Asker("root", admin=True)).visibilities is None
+    public, members = VISIBILITY_CODES[Visibility.PUBLIC], VISIBILITY_CODES[Visibility.MEMBERS]
+    assert Audience.of(Asker()) == Audience(frozenset({public}))
+    assert Audience.of(Asker("u1")) == Audience(frozenset({public, members}), host="u1")
+    assert Audience.of(Asker("root", admin=True)).codes is None
+    assert 0 not in VISIBILITY_CODES.values()  # a missing column value is visible to no one
 
 
 class FakeReader:
@@ -124,10 +137,12 @@ class FakeReader:
     ("budget", 20),
     ("budget review", 20),  # an intersection steps through its rarest side
     ("budget OR launch", 60),
-    ("budget NOT the", 20),  # NOT inside AND only filters
-    ("NOT budget", 1000),
+    ("budget NOT review", 50),  # what is NOTed is walked in full
+    ("NOT budget", 20),
     ('"the of"', 800 * 2 * 4),  # positions are checked on every candidate
     ("the OR (budget launch)", 920),
+    ("date:2026 room:planning", 0),  # column tests in numpy, not postings
+    ("budget date:2026", 20),
 ])
 def test_cost_estimates(text: str, cost: int) -> None:
     assert _cost(parse_query(text), FakeReader()) == cost
