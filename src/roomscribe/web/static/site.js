@@ -5,7 +5,9 @@
 //   stays where it is, captions and all.
 // - Any form marked data-confirm="question" asks first.
 // - Panels marked data-panel="URL" are re-fetched from the server after such a post, when the
-//   room's roster changes, and every data-refresh-every seconds, keeping keyboard focus in place.
+//   room's roster changes, and every data-refresh-every seconds, keeping keyboard focus in place;
+//   a change to an element marked data-announce-changes that the reader did not cause is
+//   announced.
 // - Times marked data-local are shown in the reader's own time zone.
 // - The new-room form learns the reader's time zone.
 
@@ -89,8 +91,19 @@ function findByKey(panel, key) {
 
 const lastSeen = new WeakMap(); // panel → the markup it was last given
 
-async function refresh(panel) {
-  if (panel.dataset.loading) return;
+// Texts of a panel's [data-announce-changes] elements, by id.
+function watched(panel) {
+  return new Map(Array.from(panel.querySelectorAll("[data-announce-changes]"),
+    (element) => [element.id, element.textContent.trim()]));
+}
+
+// `quiet`: the refresh follows the reader's own action, whose result was announced already.
+async function refresh(panel, { quiet = false } = {}) {
+  if (panel.dataset.loading) {
+    // One more refresh once this one is done, so a change is never answered by a stale reply.
+    panel.dataset.again = quiet && panel.dataset.again !== "loud" ? "quiet" : "loud";
+    return;
+  }
   panel.dataset.loading = "true";
   try {
     const response = await fetch(panel.dataset.panel, {
@@ -110,7 +123,15 @@ async function refresh(panel) {
     const key = inside ? focusKey(active) : null;
     const heading = inside ? active.closest("section")?.querySelector("h2") : null;
     const headingId = heading ? heading.id : null;
+    const before = watched(panel);
     panel.replaceChildren(fresh.content);
+    if (!quiet) {
+      // What changed by someone else's doing (a request to speak arrived, the host approved
+      // yours) is announced; the rest of the panel changes silently.
+      for (const [id, text] of watched(panel)) {
+        if (before.has(id) && before.get(id) !== text) announce(text);
+      }
+    }
     if (inside) {
       // The control may be gone (the person it acted on moved): its section's heading then.
       const target = (key && findByKey(panel, key)) ||
@@ -121,6 +142,11 @@ async function refresh(panel) {
     // Offline for a moment: the next refresh catches up.
   } finally {
     delete panel.dataset.loading;
+    const again = panel.dataset.again;
+    if (again) {
+      delete panel.dataset.again;
+      refresh(panel, { quiet: again === "quiet" });
+    }
   }
 }
 
@@ -129,13 +155,15 @@ let pending = null;
 
 function refreshSoon() {
   window.clearTimeout(pending);
-  pending = window.setTimeout(() => panels.forEach(refresh), 250);
+  pending = window.setTimeout(() => panels.forEach((panel) => refresh(panel)), 250);
 }
 
 if (panels.length) {
   // This module runs before any other script touches the panels: this is the server's markup.
   for (const panel of panels) lastSeen.set(panel, panel.innerHTML.trim());
-  document.addEventListener("roomscribe:action", () => panels.forEach(refresh));
+  document.addEventListener("roomscribe:action", () => {
+    panels.forEach((panel) => refresh(panel, { quiet: true }));
+  });
   document.addEventListener("roomscribe:event", (event) => {
     if (event.detail.type === "roster" || event.detail.type === "room") refreshSoon();
   });
