@@ -16,8 +16,12 @@ Whoosh's own parser never refuses anything: an unclosed quote, a dangling AND or
 just turn into words, so a typo would silently search for something else. A small scan before
 parsing and a walk over the parsed tree turn those into `InvalidInput` with the reason.
 
-Visibility is part of the query itself, so `total`, pages and ranking only ever count what the
-asker may see; nothing is filtered after the page is cut.
+Execution splits the work by what each side is fast at. Whoosh walks the postings of the words
+(and checks phrase positions); room, date and visibility are per-document columns tested in numpy
+for all candidates at once, and sorting and paging are numpy too, because whoosh does all of it
+one document at a time in Python. Visibility is applied while the query is evaluated, so `total`,
+pages and ranking only ever count what the asker may see: nothing is filtered after the page is
+cut. Queries that would walk too many postings are refused with the reason, not left to run.
 """
 
 from __future__ import annotations
@@ -203,7 +207,7 @@ class _DateField(fields.NUMERIC):  # type: ignore[misc]
     """The query side of the `date` field: strict dates in, epoch-second ranges out."""
 
     def __init__(self) -> None:
-        super().__init__(int, bits=64, signed=True, shift_step=16)
+        super().__init__(int, bits=64, signed=True)
 
     def parse_query(self, fieldname: str, qstring: str, boost: float = 1.0) -> query.Query:
         first, last = _date_bounds(qstring)
@@ -221,8 +225,8 @@ class _DateField(fields.NUMERIC):  # type: ignore[misc]
 
 
 def _parser() -> qparser.QueryParser:
-    # The parser's own schema: `room` is a pseudo-field rewritten below into title-or-id, and
-    # `date` parses strictly. The index schema stays plain whoosh.
+    # The parser's own schema: `room` is a pseudo-field rewritten below into RoomMatch, and
+    # `date` parses strictly into epoch seconds. The index schema stays plain whoosh.
     schema = fields.Schema(
         text=fields.TEXT(analyzer=TEXT_ANALYZER),
         speaker=fields.TEXT(analyzer=NAME_ANALYZER),
