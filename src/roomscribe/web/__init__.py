@@ -14,6 +14,8 @@ refreshes (`static/site.js`).
     responses.py   templates, JSON for scripts, redirects and error pages
     security.py    CSRF protection, response headers, local redirects
     presets.py     caption colour presets (each at least 4.5:1), fonts and sizes
+    admin.py       the admin console (admins only): reports, holds, purges, audit log
+    retention.py   a recorded room's download page and its report form
 
 Templates extend `templates/base.html` (skip link, landmarks, navigation, visible focus) and share
 the macros in `templates/macros.html`; later pages (archive, admin) extend the same layout.
@@ -40,6 +42,7 @@ from roomscribe.config import Settings
 from roomscribe.errors import RoomscribeError
 from roomscribe.web import presets
 from roomscribe.web.actions import RoomActionController
+from roomscribe.web.admin import AdminPageController
 from roomscribe.web.pages import (
     FormController,
     PageController,
@@ -47,6 +50,7 @@ from roomscribe.web.pages import (
     provide_page_viewer,
 )
 from roomscribe.web.responses import page_error
+from roomscribe.web.retention import RetentionPageController
 from roomscribe.web.security import HEADERS, csrf_config
 from roomscribe.web.views import REACTIONS, ROLE_NAMES
 
@@ -57,7 +61,8 @@ STATIC = Path(__file__).parent / "static"
 def routers(settings: Settings) -> list[Router]:
     """The pages (cookie sign-in, CSRF-checked forms, HTML errors) and their static files."""
     pages = Router(
-        path="/", route_handlers=[PageController, FormController, RoomActionController],
+        path="/", route_handlers=[PageController, FormController, RoomActionController,
+                                  RetentionPageController, AdminPageController],
         dependencies={"page_viewer": Provide(provide_page_viewer, sync_to_thread=True),
                       "page_caller": Provide(provide_page_caller, sync_to_thread=False)},
         middleware=[DefineMiddleware(CSRFMiddleware, config=csrf_config(settings.data_dir))],
