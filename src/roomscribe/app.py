@@ -22,14 +22,26 @@ from roomscribe import __version__
 from roomscribe.accounts.dependencies import DEPENDENCIES as ACCOUNT_DEPENDENCIES
 from roomscribe.accounts.routes import AccountController, SessionController
 from roomscribe.accounts.service import AccountService
+from roomscribe.archive.index import Index
+from roomscribe.archive.routes import SearchController, provide_archive
+from roomscribe.archive.service import ArchiveService
 from roomscribe.config import Settings, get_settings
 from roomscribe.db import create_all, make_engine
 from roomscribe.errors import ModelUnavailable, RoomscribeError
-from roomscribe.rooms.audio import AudioSink, CaptionSource, NullAudioSink
+from roomscribe.recordings.routes import RecordingController, provide_recordings
+from roomscribe.recordings.service import RecordingService, RunMarker
+from roomscribe.recordings.storage import open_storage
+from roomscribe.retention.policy import Durations
+from roomscribe.retention.service import RetentionService, load_purgers
+from roomscribe.rooms.audio import AudioSink, CaptionSource
 from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveRooms
 from roomscribe.rooms.routes import RoomController, provide_rooms
 from roomscribe.rooms.service import RoomService
+from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcription.live import LiveEngine
+from roomscribe.transcripts.live import SavingCaptionSource
+from roomscribe.transcripts.routes import TranscriptController, provide_transcripts
+from roomscribe.transcripts.service import OfflineTranscriber, TranscriptService
 from roomscribe.web import routers as web_routers
 from roomscribe.web import template_config
 
@@ -38,7 +50,8 @@ log = logging.getLogger(__name__)
 
 def to_http(_: Request[Any, Any, Any], exc: RoomscribeError) -> Response[dict[str, str]]:
     """The one place domain errors become HTTP responses."""
-    return Response({"error": type(exc).__name__, "detail": str(exc)}, status_code=exc.status)
+    return Response({"error": type(exc).__name__, "detail": str(exc)}, status_code=exc.status,
+                    headers=dict(exc.headers))
 
 
 @get("/health", operation_id="health", sync_to_thread=False)
@@ -85,19 +98,100 @@ async def live_captions(app: Litestar) -> AsyncIterator[None]:
     async with engine:
         source: CaptionSource = engine  # so the type checker holds the engine to the rooms' seam
         app.state.caption_source = source
+        if app.state.transcriber is None and isinstance(engine.transcriber, Transcriber):
+            app.state.transcriber = engine.transcriber  # one model for live and final passes
         yield
+
+
+@asynccontextmanager
+async def run_marker(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.crashed`: whether the last server on this data folder was killed."""
+    marker = RunMarker(app.state.settings.data_dir)
+    app.state.crashed = marker.previous_run_crashed()
+    marker.claim()
+    try:
+        yield
+    finally:
+        marker.release()
+
+
+@asynccontextmanager
+async def retention(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.retention`: ended rooms' deadlines, with every domain's purger."""
+    settings, engine = app.state.settings, app.state.engine
+    app.state.retention = RetentionService(
+        engine, durations=Durations.from_settings(settings),
+        purgers=await asyncio.to_thread(load_purgers, settings, engine))
+    yield
+
+
+@asynccontextmanager
+async def archive(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.archive`: the search index, kept in step with the transcripts."""
+    index = await asyncio.to_thread(Index.from_settings, app.state.settings)
+    app.state.archive = ArchiveService(app.state.engine, index)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(index.close)
+
+
+@asynccontextmanager
+async def recordings(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.recordings`: speaker tracks and mixes; the rooms' audio sink unless
+    create_app was given one."""
+    service = RecordingService(app.state.engine, open_storage(app.state.settings),
+                               app.state.retention)
+    app.state.recordings = service
+    if app.state.audio_sink is None:
+        app.state.audio_sink = service
+    service.start()
+    try:
+        yield
+    finally:
+        await service.close()
+
+
+@asynccontextmanager
+async def transcripts(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.transcripts`: live finals saved, final passes, corrections and exports."""
+    service = TranscriptService(
+        app.state.engine, open_storage(app.state.settings), archive=app.state.archive,
+        retention=app.state.retention, settings=app.state.settings,
+        transcriber=app.state.transcriber)
+    app.state.transcripts = service
+    service.start()
+    try:
+        yield
+    finally:
+        await service.close()
 
 
 @asynccontextmanager
 async def rooms(app: Litestar) -> AsyncIterator[None]:
     """`app.state.rooms`: the RoomService and the live rooms it fans out to."""
     live = LiveRooms(app.plugins.get(ChannelsPlugin))
-    app.state.rooms = RoomService(app.state.engine, live, captions=app.state.caption_source,
-                                  recorder=app.state.audio_sink)
+    captions = app.state.caption_source
+    app.state.rooms = RoomService(
+        app.state.engine, live, recorder=app.state.audio_sink,
+        captions=captions and SavingCaptionSource(captions, app.state.transcripts),
+        listeners=(app.state.recordings, app.state.transcripts, app.state.archive))
     try:
         yield
     finally:
         await live.close()
+
+
+@asynccontextmanager
+async def recovery(app: Litestar) -> AsyncIterator[None]:
+    """Finish what the last server left: rooms a killed one left live end as crashed, mixes and
+    final passes left undone run, and the search index is made to agree with the database."""
+    if app.state.crashed:
+        await app.state.rooms.end_abandoned()
+    await app.state.recordings.resume()
+    await app.state.transcripts.resume()
+    await app.state.archive.reconcile()
+    yield
 
 
 class LifespansInsideChannels(InitPlugin):
@@ -117,21 +211,28 @@ class LifespansInsideChannels(InitPlugin):
 
 def create_app(settings: Settings | None = None, *, caption_source: CaptionSource | None = None,
                audio_sink: AudioSink | None = None,
-               password_hasher: PasswordHasher | None = None) -> Litestar:
-    """The app. Tests pass a fake `caption_source`, a recording `audio_sink` or a cheap hasher."""
+               password_hasher: PasswordHasher | None = None,
+               transcriber: OfflineTranscriber | None = None) -> Litestar:
+    """The app. Tests pass a fake `caption_source`, a recording `audio_sink`, a cheap hasher or
+    the `transcriber` final passes use (by default the live engine's model)."""
     settings = settings or get_settings()
     channels = ChannelsPlugin(
         backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True,
         subscriber_max_backlog=SUBSCRIBER_BACKLOG, subscriber_class=DroppingSubscriber)
     return Litestar(
         route_handlers=[health, AccountController, SessionController, RoomController,
+                        RecordingController, TranscriptController, SearchController,
                         *web_routers(settings)],
         dependencies={**ACCOUNT_DEPENDENCIES,
-                      "rooms": Provide(provide_rooms, sync_to_thread=False)},
-        plugins=[channels, LifespansInsideChannels(rooms)],
-        lifespan=[database, accounts, live_captions],
+                      "rooms": Provide(provide_rooms, sync_to_thread=False),
+                      "recordings": Provide(provide_recordings, sync_to_thread=False),
+                      "transcripts": Provide(provide_transcripts, sync_to_thread=False),
+                      "archive": Provide(provide_archive, sync_to_thread=False)},
+        plugins=[channels, LifespansInsideChannels(rooms, recovery)],
+        lifespan=[database, run_marker, accounts, live_captions, retention, archive, recordings,
+                  transcripts],
         state=State({"settings": settings, "caption_source": caption_source,
-                     "audio_sink": audio_sink or NullAudioSink(),
+                     "audio_sink": audio_sink, "transcriber": transcriber,
                      "password_hasher": password_hasher or PasswordHasher()}),
         exception_handlers={RoomscribeError: to_http},
         openapi_config=OpenAPIConfig(title="Roomscribe", version=__version__, path="/schema"),

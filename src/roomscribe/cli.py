@@ -118,9 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     """Subcommands owned by other domains (admin, index, retention), registered by them."""
     from roomscribe.accounts import commands as accounts_commands
+    from roomscribe.archive import commands as archive_commands
     from roomscribe.retention import commands as retention_commands
 
-    return [accounts_commands.register, retention_commands.register]
+    return [accounts_commands.register, archive_commands.register, retention_commands.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

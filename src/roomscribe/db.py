@@ -24,6 +24,8 @@ TABLE_MODULES: tuple[str, ...] = (
     "roomscribe.audit.tables",
     "roomscribe.retention.tables",
     "roomscribe.reports.tables",
+    "roomscribe.recordings.tables",
+    "roomscribe.transcripts.tables",
 )
 
 

@@ -4,7 +4,8 @@ Services raise these and never build HTTP responses; `app.py` installs `to_http`
 
     RoomscribeError
     ├── InvalidInput          bad arguments, malformed audio, broken query syntax   → 400
-    │   └── TooLarge          over a size or duration limit                          → 413
+    │   ├── TooLarge          over a size or duration limit                          → 413
+    │   └── RangeNotSatisfiable  a byte range past the end of a recording            → 416
     ├── NotAuthenticated      no or expired credentials                             → 401
     ├── Forbidden             known caller, wrong role                              → 403
     ├── NotFound              unknown room, account, file                           → 404
@@ -15,6 +16,7 @@ Services raise these and never build HTTP responses; `app.py` installs `to_http`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 
 
@@ -22,6 +24,8 @@ class RoomscribeError(Exception):
     """Base of every error Roomscribe raises on purpose. `str(err)` is a one-line reason."""
 
     status: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
+    headers: Mapping[str, str] = {}
+    """Response headers the error's HTTP form needs (a 416 says how long the resource is)."""
 
 
 class InvalidInput(RoomscribeError):
@@ -30,6 +34,14 @@ class InvalidInput(RoomscribeError):
 
 class TooLarge(InvalidInput):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+class RangeNotSatisfiable(InvalidInput):
+    status = HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message)
+        self.headers = {"Content-Range": f"bytes */{size}"}
 
 
 class NotAuthenticated(RoomscribeError):

@@ -55,7 +55,11 @@ log = logging.getLogger(__name__)
 
 #: Factories of the purgers the other domains provide, as "module:attribute" references to a
 #: `Callable[[Settings, Engine], Purger]`; each domain that stores room data adds its own here.
-PURGER_FACTORIES: tuple[str, ...] = ()
+PURGER_FACTORIES: tuple[str, ...] = (
+    "roomscribe.recordings.service:purger",
+    "roomscribe.transcripts.purgers:purger",
+    "roomscribe.archive.service:purger",
+)
 
 _CAS_ATTEMPTS = 5
 _SWEEP_BATCH = 200

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, StringConstraints
 from sqlmodel import Field, SQLModel
 
-from roomscribe.rooms.tables import Role, RoomBase, RoomState, SpeakPolicy
+from roomscribe.archive.index import Visibility
+from roomscribe.rooms.tables import EndReason, Role, RoomBase, RoomState, SpeakPolicy
 
 Emoji = Literal["👏", "😂", "❤️", "💯", "🔥", "😮"]
 """The six reactions: applause, laughter, love, agreement, excitement, surprise."""
@@ -24,13 +25,14 @@ class RoomCreate(RoomBase):
 
 
 class RoomUpdate(SQLModel):
-    """Changes to a scheduled room; everything is fixed once it starts."""
+    """Changes to a scheduled room; everything but `visibility` is fixed once it starts."""
 
     title: Title | None = None
     speak_policy: SpeakPolicy | None = None
     record: bool | None = None
     captions_public: bool | None = None
     scheduled_for: AwareDatetime | None = None
+    visibility: Visibility | None = None
 
 
 class RoomPublic(RoomBase):
@@ -43,6 +45,7 @@ class RoomPublic(RoomBase):
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    ended_reason: EndReason | None
 
 
 class MemberPublic(SQLModel):

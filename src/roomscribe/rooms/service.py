@@ -9,7 +9,8 @@ Decisions where the issue was silent (the rules themselves are in `rules.py`):
 
 - A room created without `scheduled_for` goes live at once; with it, it waits as `scheduled` and
   the host starts it (early or late) or cancels it. Nothing about a room can change once it is
-  live: title, policy, recording and public captions are all chosen before the start.
+  live: title, policy, recording and public captions are all chosen before the start. Only the
+  visibility of its archived transcript may change at any time, since it matters after the end.
 - A request to speak or an acceptance carries the consent in a recorded room; the host's consent
   is implied by choosing to record. Consent times are kept even when the speaker is later moved
   back to listener, as evidence for what was recorded while they spoke.
@@ -24,11 +25,12 @@ Decisions where the issue was silent (the rules themselves are in `rules.py`):
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from weakref import WeakValueDictionary
 
 from sqlalchemy import Engine, case
@@ -55,9 +57,11 @@ from roomscribe.rooms.schemas import (
     RoomUpdate,
     SpeakRequestCreate,
 )
-from roomscribe.rooms.tables import Member, Role, Room, RoomState
+from roomscribe.rooms.tables import EndReason, Member, Role, Room, RoomState
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 LIST_LIMIT = 100
 
@@ -67,14 +71,28 @@ def new_room_id() -> str:
     return secrets.token_urlsafe(8)
 
 
+class RoomListener(Protocol):
+    """Another domain following rooms (recordings, transcripts, archive), told after each change
+    commits, so rooms need not know them. Both calls must return quickly: queue slow work."""
+
+    async def room_ended(self, room: Room) -> None:
+        """The room ended: by its host, or, after a crash, by the next start."""
+        ...
+
+    async def room_changed(self, room: Room) -> None:
+        """Its title or visibility may have changed."""
+        ...
+
+
 class RoomService:
     def __init__(self, engine: Engine, live: LiveRooms, *, captions: CaptionSource | None,
-                 recorder: AudioSink) -> None:
+                 recorder: AudioSink, listeners: Sequence[RoomListener] = ()) -> None:
         """`captions` None: this server runs no caption engine, and refuses audio (4503)."""
         self.engine = engine
         self.live = live
         self.captions = captions
         self.recorder = recorder
+        self.listeners = tuple(listeners)
         self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -108,6 +126,15 @@ class RoomService:
         return self.live.open(LiveRoom(
             id=room.id, title=room.title, record=room.record,
             captions_public=room.captions_public, started_at=room.started_at, voices=voices))
+
+    async def _tell(self, room: Room, *, ended: bool) -> None:
+        for listener in self.listeners:
+            try:
+                await (listener.room_ended(room) if ended else listener.room_changed(room))
+            except Exception:
+                # The change is committed and the caller must hear so; each listener catches up
+                # on its own at the next start.
+                log.exception("%s was not told about room %s", type(listener).__name__, room.id)
 
     def _voice_changed(self, room_id: str, account: Account, member: Member) -> None:
         live = self.live.get(room_id)
@@ -160,21 +187,25 @@ class RoomService:
         return await self._tx(work)
 
     async def update(self, caller: Account, room_id: str, data: RoomUpdate) -> RoomPublic:
-        def work(session: Session) -> RoomPublic:
+        def work(session: Session) -> tuple[Room, RoomPublic]:
             room = _room(session, room_id)
             rules.check_host(_role(session, room_id, caller))
-            if room.state is not RoomState.SCHEDULED:
-                raise Conflict("only a scheduled room can be changed; all is fixed at the start")
             changes = data.model_dump(exclude_unset=True)
+            if changes.get("visibility", "") is None:
+                del changes["visibility"]
+            if room.state is not RoomState.SCHEDULED and set(changes) - {"visibility"}:
+                raise Conflict("only a scheduled room can be changed; all is fixed at the start")
             if changes.get("scheduled_for") is not None:
                 rules.check_schedule(changes["scheduled_for"], utcnow())
             elif "scheduled_for" in changes:
                 raise Conflict("a scheduled room keeps a start time; cancel it instead")
             room.sqlmodel_update(changes)
             session.add(room)
-            return _room_public(session, room)
+            return room, _room_public(session, room)
 
-        return await self._change(room_id, work)
+        room, public = await self._change(room_id, work)
+        await self._tell(room, ended=False)
+        return public
 
     async def start(self, caller: Account, room_id: str) -> RoomPublic:
         room, public = await self._move(caller, room_id, RoomState.LIVE)
@@ -186,13 +217,34 @@ class RoomService:
 
     async def end(self, caller: Account, room_id: str) -> RoomPublic:
         """End the room: its captions are flushed, everyone is told, every socket closes."""
-        _, public = await self._move(caller, room_id, RoomState.ENDED)
+        room, public = await self._move(caller, room_id, RoomState.ENDED)
         live = self.live.get(room_id)
         if live is not None:
             await self.live.end(live)
         if self.captions is not None:
             self.captions.forget(room_id)
+        await self._tell(room, ended=True)
         return public
+
+    async def end_abandoned(self) -> list[str]:
+        """End the rooms a killed server left live (call at start, before any socket opens).
+
+        Nobody can be streaming into them any more, so they end now as crashed, and the
+        listeners complete their recordings and transcripts from what was stored.
+        """
+        def work(session: Session) -> list[Room]:
+            rooms = list(session.exec(select(Room).where(Room.state == RoomState.LIVE)).all())
+            for room in rooms:
+                room.state, room.ended_at, room.ended_reason = (
+                    RoomState.ENDED, utcnow(), EndReason.CRASH)
+                session.add(room)
+            return rooms
+
+        rooms = await self._tx(work)
+        for room in rooms:
+            log.warning("room %s was left live by a killed server; ended it", room.id)
+            await self._tell(room, ended=True)
+        return [room.id for room in rooms]
 
     async def _move(self, caller: Account, room_id: str,
                     target: RoomState) -> tuple[Room, RoomPublic]:
@@ -206,6 +258,7 @@ class RoomService:
                 room.started_at = utcnow()
             else:
                 room.ended_at = utcnow()
+                room.ended_reason = EndReason.HOST if target is RoomState.ENDED else None
             session.add(room)
             return room, _room_public(session, room)
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlmodel import Field, SQLModel
 
 from roomscribe.accounts.tables import UtcDateTime, utcnow
+from roomscribe.archive.index import Visibility
 
 
 class SpeakPolicy(StrEnum):
@@ -31,6 +32,13 @@ class RoomState(StrEnum):
     CANCELLED = "cancelled"
 
 
+class EndReason(StrEnum):
+    HOST = "host"
+    """The host ended it."""
+    CRASH = "crash"
+    """The server running it was killed; the next start ended it with what had been stored."""
+
+
 class Role(StrEnum):
     HOST = "host"
     COHOST = "cohost"
@@ -46,6 +54,8 @@ class RoomBase(SQLModel):
     """Chosen before the start and fixed after it; everyone in the room sees it."""
     captions_public: bool = False
     """When on, anyone with the link may read the live captions without an account."""
+    visibility: Visibility = Visibility.MEMBERS
+    """Who finds a recorded room's transcript in search; the host may change it at any time."""
 
 
 class Room(RoomBase, table=True):
@@ -57,6 +67,7 @@ class Room(RoomBase, table=True):
     started_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     """Room time zero: caption times are seconds since this instant."""
     ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    ended_reason: EndReason | None = None
 
 
 class Member(SQLModel, table=True):

@@ -1,0 +1,486 @@
+"""Recorded rooms: each speaker's audio to storage as it arrives, one mix when the room ends.
+
+- `RecordingService.open` is the rooms' `AudioSink`. Every track write goes to one writer thread
+  (appends, and an fsync at least every second while audio arrives), so a slow disk never stalls
+  the event loop, and audio is in the OS, safe from a killed process, moments after it arrived.
+- When a recorded room ends (`room_ended`), its retention deadline is registered and its tracks
+  are mixed, one room at a time, in a worker thread (`mixdown`, the one ffmpeg pipeline). A
+  `Recording` row says what became of it; the next start resumes any mix left pending.
+- `open_mix` serves the mix to its host and admins, whole or as one byte range.
+- `RunMarker` is how a start tells a killed server from a stopped one: rooms a killed server left
+  live end as crashed and are mixed from what their tracks hold.
+
+Decisions where the issue was silent: a room's mix runs from room time 0 to its end (so a caption
+time is a position in it), except after a crash, where it stops with the last audio received
+rather than at the restart; tracks are named after the speaker's handle; a recording is
+downloadable once the room has ended and its mix is ready (409 before), and every download,
+range requests included, goes through the retention policy and its audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import re
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from roomscribe.accounts.tables import Account, utcnow
+from roomscribe.captions.events import Speaker
+from roomscribe.config import Settings
+from roomscribe.db import session_scope
+from roomscribe.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    RangeNotSatisfiable,
+)
+from roomscribe.recordings.mixdown import MIX_CONTENT_TYPE, mixdown
+from roomscribe.recordings.storage import Storage, check_key, open_storage
+from roomscribe.recordings.tables import Recording, RecordingState
+from roomscribe.recordings.tracks import TrackReader, TrackWriter, track_ids
+from roomscribe.retention.service import DownloadKind, RetentionService
+from roomscribe.retention.tables import RetentionCreate
+from roomscribe.rooms.tables import EndReason, Room, RoomState
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 1.0
+"""Seconds between fsyncs of a track while its audio arrives (the issue's bound)."""
+
+#: Where a recording or its transcript is in its life; `archived_room` refuses the others.
+_DONE = (RecordingState.READY, RecordingState.EMPTY, RecordingState.PURGED)
+
+
+def archived_room(session: Session, caller: Account, room_id: str) -> Room:
+    """The ended, recorded room whose recording or transcript `caller` asks for.
+
+    Host and admins only (403 for anyone else); a room that never recorded anything is 404, a
+    recorded room still live is 409.
+    """
+    room = session.get(Room, room_id)
+    if room is None:
+        raise NotFound(f"no room {room_id!r}")
+    if caller.id != room.host_id and not caller.is_admin:
+        raise Forbidden("only the host and admins may download a room's recording and transcript")
+    if not room.record or room.state in (RoomState.SCHEDULED, RoomState.CANCELLED):
+        raise NotFound(f"room {room_id} was not recorded")
+    if room.state is not RoomState.ENDED:
+        raise Conflict(f"room {room_id} is still live; its recording is ready after it ends")
+    return room
+
+
+def authorize_download(retention: RetentionService, caller: Account, room_id: str,
+                       kind: DownloadKind) -> None:
+    """The retention policy's say (410 once purged or past the deadline), logged as a download.
+    Blocking: call it from a worker thread."""
+    assert caller.id is not None, "stored accounts have ids"
+    retention.authorize_download(room_id, kind=kind, actor_id=caller.id,
+                                 is_admin=caller.is_admin, now=datetime.now(UTC))
+
+
+# Byte ranges ----------------------------------------------------------------------------------
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """`[start, end)` asked for by a `Range` header on an object of `size` bytes.
+
+    None means the whole object: no header, or one RFC 9110 lets a server ignore (several
+    ranges, another unit, a malformed or backwards range). A range starting past the end (or an
+    empty suffix) is `RangeNotSatisfiable` (416).
+    """
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or match.group() == "bytes=-":
+        return None
+    first, last = match.groups()
+    if not first:
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiable(f"range {header!r} selects nothing of {size} bytes",
+                                      size=size)
+        return max(0, size - suffix), size
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable(f"range {header!r} starts past the end ({size} bytes)",
+                                  size=size)
+    return start, size if not last else min(size, int(last) + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class MixBody:
+    """The bytes `[start, end)` of a room's mix, as they will be sent."""
+
+    chunks: Iterator[bytes]
+    """Blocking reads from storage: iterate in a worker thread (Litestar's `Stream` does)."""
+    start: int
+    end: int
+    size: int
+    """Bytes in the whole mix."""
+    partial: bool
+    """Answering a range request (206)."""
+    content_type: str = MIX_CONTENT_TYPE
+
+
+# Crash detection ------------------------------------------------------------------------------
+
+class RunMarker:
+    """`data_dir/server.pid` while a server runs, removed when it stops.
+
+    Finding one at start whose process is gone means the last server was killed (SIGKILL, out of
+    memory, power), not stopped: a stopped server leaves its live rooms to resume, a killed one
+    leaves them to be ended. A marker naming a process that is alive is another server on the
+    same data folder, which is left alone.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "server.pid"
+
+    def previous_run_crashed(self) -> bool:
+        try:
+            pid = int(self.path.read_text().strip())
+        except FileNotFoundError:
+            return False
+        except ValueError:
+            return True  # torn while being written: that process did not get far
+        if pid == os.getpid():
+            return True  # our own pid, reused after a restart (pid 1 in a container)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass  # alive, owned by someone else
+        log.warning("server %d still runs on %s; not ending its live rooms", pid, self.path.parent)
+        return False
+
+    def claim(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(str(os.getpid()))
+        os.replace(tmp, self.path)
+
+    def release(self) -> None:
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if int(self.path.read_text().strip()) == os.getpid():
+                self.path.unlink()
+
+
+# Track writes ---------------------------------------------------------------------------------
+
+class _Track:
+    """One speaker's `AudioTrack` from an unmute (or join) to the next mute (or leaving)."""
+
+    def __init__(self, writes: _TrackWrites, room_id: str, track_id: str, origin: float) -> None:
+        self._writes = writes
+        self.room_id, self.track_id, self.origin = room_id, track_id, origin
+        self.writer: TrackWriter | None = None
+        self.failed = False
+
+    def write(self, pcm: bytes) -> None:
+        self._writes.submit(lambda: self._writes.append(self, pcm))
+
+    async def close(self) -> None:
+        await asyncio.wrap_future(self._writes.call(lambda: self._writes.finish(self)))
+
+
+class _TrackWrites:
+    """The one thread that writes tracks: appends in arrival order, fsyncs when due."""
+
+    def __init__(self, storage: Storage, flush_interval: float) -> None:
+        self.storage = storage
+        self.flush_interval = flush_interval
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._open: set[_Track] = set()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="roomscribe-track-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Callable[[], None]) -> None:
+        if self._stopped:
+            log.warning("audio arrived after the recorder stopped; dropped")
+            return
+        self._queue.put(work)
+
+    def call(self, work: Callable[[], None]) -> Future[None]:
+        """Run `work` after everything queued before it; the future says when it is done."""
+        done: Future[None] = Future()
+
+        def run() -> None:
+            try:
+                work()
+            except Exception as err:
+                done.set_exception(err)
+            else:
+                done.set_result(None)
+
+        if self._stopped:
+            done.set_result(None)
+        else:
+            self._queue.put(run)
+        return done
+
+    def append(self, track: _Track, pcm: bytes) -> None:
+        if track.failed:
+            return
+        try:
+            if track.writer is None:
+                track.writer = TrackWriter(self.storage, track.room_id, track.track_id,
+                                           flush_interval=self.flush_interval)
+                self._open.add(track)
+                track.writer.append(pcm, at=track.origin)
+            else:
+                # Contiguous from the origin, exactly like the caption stream's clock, so a
+                # caption's time is where its words are in the track.
+                track.writer.append(pcm)
+        except Exception:
+            # A full or broken disk: this track stops recording, captions and the room go on.
+            log.exception("recording track %s/%s failed", track.room_id, track.track_id)
+            track.failed = True
+            self.finish(track)
+
+    def finish(self, track: _Track) -> None:
+        self._open.discard(track)
+        if track.writer is not None:
+            try:
+                track.writer.close()
+            except Exception:
+                log.exception("closing track %s/%s failed", track.room_id, track.track_id)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                work = self._queue.get(timeout=self.flush_interval / 2)
+            except queue.Empty:
+                work = None
+            else:
+                if work is None:
+                    for track in list(self._open):
+                        self.finish(track)
+                    return
+                work()
+            # The idle timer: a speaker who stopped sending is still made durable in time.
+            for track in list(self._open):
+                if track.writer is not None:
+                    try:
+                        track.writer.flush_if_due()
+                    except Exception:
+                        log.exception("flushing track %s/%s failed", track.room_id,
+                                      track.track_id)
+
+    def stop(self) -> None:
+        """Write what is queued, close every track, end the thread."""
+        if not self._stopped:
+            self._stopped = True
+            self._queue.put(None)
+            self._thread.join()
+
+
+# The service ----------------------------------------------------------------------------------
+
+class RoomJobs:
+    """Rooms waiting for one kind of slow work (a mix, a final pass), done one room at a time.
+
+    One at a time so that rooms ending together never take every core from live captions; a room
+    queued again while it waits is done once. Use on the event loop.
+    """
+
+    def __init__(self, name: str, work: Callable[[str], Awaitable[object]]) -> None:
+        self.name = name
+        self._work = work
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    def add(self, room_id: str) -> None:
+        if room_id not in self._queued:
+            self._queued.add(room_id)
+            self._queue.put_nowait(room_id)
+
+    async def join(self) -> None:
+        """Wait until every room queued so far is done."""
+        await self._queue.join()
+
+    async def close(self) -> None:
+        """Stop; a room being worked on is left to the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            room_id = await self._queue.get()
+            try:
+                await self._work(room_id)
+            except Exception:
+                log.exception("%s of room %s failed", self.name, room_id)
+            finally:
+                self._queued.discard(room_id)
+                self._queue.task_done()
+
+
+class RecordingService:
+    """Speaker tracks in, mixes out; see the module docstring. Start with `start()`, end with
+    `close()`, both on the event loop."""
+
+    def __init__(self, engine: Engine, storage: Storage, retention: RetentionService, *,
+                 flush_interval: float = FLUSH_INTERVAL) -> None:
+        self.engine = engine
+        self.storage = storage
+        self.retention = retention
+        self._writes = _TrackWrites(storage, flush_interval)
+        self.mixes = RoomJobs("mixdown", lambda room_id: asyncio.to_thread(self.mix, room_id))
+
+    def start(self) -> None:
+        self.mixes.start()
+
+    async def close(self) -> None:
+        await self.mixes.close()
+        await asyncio.to_thread(self._writes.stop)
+
+    # The rooms' AudioSink
+
+    def open(self, *, room: str, speaker: Speaker, origin: float) -> _Track:
+        return _Track(self._writes, room, speaker.id, origin)
+
+    # The rooms' RoomListener
+
+    async def room_ended(self, room: Room) -> None:
+        if not room.record:
+            return
+        # Whatever the room's speakers sent is on disk before anything reads their tracks.
+        await asyncio.wrap_future(self._writes.call(lambda: None))
+        await asyncio.to_thread(self._prepare, room)
+        self.mixes.add(room.id)
+
+    async def room_changed(self, room: Room) -> None:
+        return None
+
+    async def resume(self) -> list[str]:
+        """Queue the mixes a stopped or killed server left undone (call once at start)."""
+        def pending() -> list[Room]:
+            with Session(self.engine) as session:
+                done = select(Recording.room_id).where(col(Recording.state).in_(_DONE))
+                return list(session.exec(select(Room).where(
+                    col(Room.record).is_(True), Room.state == RoomState.ENDED,
+                    col(Room.id).not_in(done))).all())
+
+        rooms = await asyncio.to_thread(pending)
+        for room in rooms:
+            await asyncio.to_thread(self._prepare, room)
+            self.mixes.add(room.id)
+        return [room.id for room in rooms]
+
+    def _prepare(self, room: Room) -> None:
+        """The pending row and the retention deadline; both are idempotent."""
+        assert room.ended_at is not None, "ended rooms have an end time"
+        with session_scope(self.engine) as session:
+            row = session.get(Recording, room.id)
+            if row is None:
+                session.add(Recording(room_id=room.id, ended_at=room.ended_at))
+            elif row.state is RecordingState.FAILED:
+                row.state = RecordingState.PENDING
+                session.add(row)
+        self.retention.register(RetentionCreate(room_id=room.id, room_title=room.title,
+                                                host_id=room.host_id, ended_at=room.ended_at))
+
+    def mix(self, room_id: str) -> Recording:
+        """Mix a pending room's tracks and record the outcome. Blocking (reads tracks, ffmpeg)."""
+        with Session(self.engine) as session:
+            room = session.get(Room, room_id)
+            row = session.get(Recording, room_id)
+        if room is None or row is None or row.state is not RecordingState.PENDING:
+            raise Conflict(f"room {room_id} has no pending recording")
+        update: dict[str, Any]
+        try:
+            update = self._mixdown(room)
+        except Exception as err:  # ffmpeg, storage: kept on the row, retried at the next start
+            log.exception("mixdown of room %s failed", room_id)
+            update = {"state": RecordingState.FAILED, "error": str(err)[:500] or type(err).__name__}
+        with session_scope(self.engine) as session:
+            fresh = session.get(Recording, room_id)
+            assert fresh is not None
+            if fresh.state is RecordingState.PENDING:  # a purge meanwhile wins
+                fresh.sqlmodel_update(update)
+                session.add(fresh)
+            return fresh
+
+    def _mixdown(self, room: Room) -> dict[str, Any]:
+        names = track_ids(self.storage, room.id)
+        ends = [TrackReader(self.storage, room.id, name).end for name in names]
+        if not names or max(ends) <= 0:
+            return {"state": RecordingState.EMPTY, "tracks": len(names)}
+        assert room.started_at is not None and room.ended_at is not None
+        room_seconds = (room.ended_at - room.started_at).total_seconds()
+        until = max(ends) if room.ended_reason is EndReason.CRASH else max(max(ends), room_seconds)
+        mix = mixdown(self.storage, room.id, until=until)
+        return {"state": RecordingState.READY, "key": mix.key, "duration": mix.duration,
+                "size": mix.size, "tracks": len(mix.tracks), "error": None,
+                "mixed_at": utcnow()}
+
+    # Serving
+
+    async def open_mix(self, caller: Account, room_id: str, range_header: str | None) -> MixBody:
+        """The room's mix for its host or an admin: whole, or the one range asked for."""
+        def work() -> MixBody:
+            with Session(self.engine) as session:
+                archived_room(session, caller, room_id)
+                row = session.get(Recording, room_id)
+            if row is None or row.state in (RecordingState.PENDING, RecordingState.FAILED):
+                raise Conflict(f"the recording of room {room_id} is being prepared; "
+                               "try again in a minute")
+            authorize_download(self.retention, caller, room_id, DownloadKind.RECORDING)
+            if row.state is not RecordingState.READY or row.key is None:
+                raise NotFound(f"no audio was recorded in room {room_id}")
+            size = self.storage.size(row.key)
+            wanted = byte_range(range_header, size)
+            start, end = wanted or (0, size)
+            return MixBody(self.storage.stream(row.key, start, end), start, end, size,
+                           partial=wanted is not None)
+
+        return await asyncio.to_thread(work)
+
+
+class RecordingPurger:
+    """Retention's purger for recordings: the room's tracks and mix, leaving a tombstone row so
+    a later start does not take the room for one still to be mixed."""
+
+    def __init__(self, storage: Storage, engine: Engine) -> None:
+        self.storage = storage
+        self.engine = engine
+
+    def purge(self, room_id: str) -> int:
+        prefix = check_key(room_id)
+        freed = self.storage.size(prefix)
+        self.storage.delete(prefix)
+        with session_scope(self.engine) as session:
+            row = session.get(Recording, room_id) or Recording(room_id=room_id)
+            row.sqlmodel_update({"state": RecordingState.PURGED, "key": None, "size": None})
+            session.add(row)
+        return freed
+
+
+def purger(settings: Settings, engine: Engine) -> RecordingPurger:
+    """The factory `retention.service.PURGER_FACTORIES` names."""
+    return RecordingPurger(open_storage(settings), engine)

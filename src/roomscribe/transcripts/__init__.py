@@ -1,0 +1,1 @@
+"""Transcripts of recorded rooms: live finals, the final pass, corrections and exports."""

@@ -1,0 +1,65 @@
+"""The transcript API: exports, the editable segment list, versions and corrections.
+
+Host and admins only, like the recording; a room that recorded nothing is 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from roomscribe.accounts.tables import Account
+from roomscribe.captions.formats import Format
+from roomscribe.transcripts.schemas import CorrectionCreate, SegmentsPublic, TranscriptPublic
+from roomscribe.transcripts.service import Export, TranscriptService
+
+ROOM = "/{room_id:str}/transcript"
+
+
+def provide_transcripts(state: State) -> TranscriptService:
+    service: TranscriptService = state.transcripts
+    return service
+
+
+class TranscriptController(Controller):
+    path = "/api/v1/rooms"
+    tags = ("transcripts",)
+
+    @get(ROOM, operation_id="exportTranscript")
+    async def export(
+        self, room_id: FromPath[str], caller: NamedDependency[Account],
+        transcripts: NamedDependency[TranscriptService],
+        fmt: Annotated[Format, QueryParameter(name="format")] = "vtt",
+        version: FromQuery[int | None] = None,
+    ) -> Response[str]:
+        """The archived transcript (or `version`) as WebVTT with voice spans, SRT, text or JSON."""
+        return _download(await transcripts.export(caller, room_id, fmt, version))
+
+    @get(ROOM + "/versions", operation_id="getTranscript")
+    async def info(self, room_id: FromPath[str], caller: NamedDependency[Account],
+                   transcripts: NamedDependency[TranscriptService]) -> TranscriptPublic:
+        """Its stage (final pass pending or done) and every version: live, final pass, edits."""
+        return await transcripts.info(caller, room_id)
+
+    @get(ROOM + "/segments", operation_id="listTranscriptSegments")
+    async def segments(self, room_id: FromPath[str], caller: NamedDependency[Account],
+                       transcripts: NamedDependency[TranscriptService],
+                       version: FromQuery[int | None] = None) -> SegmentsPublic:
+        """A version's segments in time order, with the `index` corrections refer to."""
+        return await transcripts.segments(caller, room_id, version)
+
+    @post(ROOM + "/corrections", operation_id="correctTranscript")
+    async def correct(self, room_id: FromPath[str], data: JSONBody[CorrectionCreate],
+                      caller: NamedDependency[Account],
+                      transcripts: NamedDependency[TranscriptService]) -> TranscriptPublic:
+        """Edit segments of the newest version (`base`); the result is a new archived version."""
+        return await transcripts.correct(caller, room_id, data)
+
+
+def _download(export: Export) -> Response[str]:
+    return Response(export.content, media_type=export.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{export.filename}"'})

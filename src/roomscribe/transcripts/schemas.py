@@ -1,0 +1,64 @@
+"""What the transcript API accepts and returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import StringConstraints
+from sqlmodel import Field, SQLModel
+
+from roomscribe.transcripts.tables import Source, Stage
+
+
+class VersionPublic(SQLModel):
+    number: int
+    source: Source
+    base: int | None
+    """The version a correction was made to."""
+    author: str | None
+    """The handle of who made a correction."""
+    created_at: datetime
+    segments: int
+
+
+class TranscriptPublic(SQLModel):
+    room_id: str
+    stage: Stage
+    current: int
+    """The archived version: exports default to it and search finds it."""
+    note: str | None
+    """Why there is no final pass, when there is none."""
+    versions: list[VersionPublic]
+
+
+class SegmentPublic(SQLModel):
+    index: int
+    """Its place in the version, in time order: what a correction refers to."""
+    speaker_id: str
+    speaker: str
+    start: float
+    """Seconds on the room clock, which is also the position in the room's recording."""
+    end: float
+    text: str
+
+
+class SegmentsPublic(SQLModel):
+    room_id: str
+    version: int
+    segments: list[SegmentPublic]
+
+
+SegmentText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class SegmentEdit(SQLModel):
+    index: int = Field(ge=0)
+    text: SegmentText
+    """The corrected text; empty removes the segment (a phrase that was never said)."""
+
+
+class CorrectionCreate(SQLModel):
+    base: int = Field(ge=0)
+    """The version the edits were made on: it must still be the newest."""
+    edits: list[SegmentEdit] = Field(min_length=1, max_length=1000)

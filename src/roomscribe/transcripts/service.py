@@ -1,0 +1,478 @@
+"""Transcripts of recorded rooms: live finals as they are published, the final pass after the end,
+the host's corrections, and the exports.
+
+- `save_final` stores each final before it is published (`transcripts.live` wraps the caption
+  source), so whatever listeners saw survives a crash. All transcript writes go through one
+  thread: saves keep their order, a room's end is ordered after its last final, and two
+  corrections can never both build on the same version.
+- When a recorded room ends, the final pass transcribes each speaker's track again, offline, with
+  the shared Whisper model: whole sentences with full context instead of a few seconds at a time,
+  beam search, and faster-whisper's batched pipeline on long stretches. It runs in a worker thread,
+  one room at a time, and becomes the archived version; the live version stays beside it.
+- Corrections (host and admins) copy the archived version with the edits applied into a new
+  version, which is reindexed. Exports render any version through `captions.formats.render`, so
+  VTT and SRT pass the caption validator before they leave.
+
+Decisions where the issue was silent: only recorded rooms keep a transcript; the final pass
+splits Whisper's segments at sentence ends (a search hit or an edit is then one sentence); a final
+pass that hears nothing where the live captions heard words is not trusted, and the live version
+stays archived with a note saying so; without a model the final pass waits for the next start that
+has one; corrections wait for the final pass (it would otherwise replace them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from roomscribe.accounts.tables import Account, utcnow
+from roomscribe.archive.service import ArchiveService
+from roomscribe.captions.events import CaptionEvent
+from roomscribe.captions.formats import Format, render
+from roomscribe.config import Settings
+from roomscribe.db import session_scope
+from roomscribe.errors import Conflict, Gone, InvalidInput, ModelUnavailable, NotFound
+from roomscribe.recordings.service import RoomJobs, archived_room, authorize_download
+from roomscribe.recordings.storage import Storage
+from roomscribe.recordings.tracks import TrackReader, track_ids
+from roomscribe.retention.service import DownloadKind, RetentionService
+from roomscribe.rooms.tables import Member, Room, RoomState
+from roomscribe.transcription.engine import Transcriber
+from roomscribe.transcription.results import Segment, Word
+from roomscribe.transcripts.schemas import (
+    CorrectionCreate,
+    SegmentPublic,
+    SegmentsPublic,
+    TranscriptPublic,
+    VersionPublic,
+)
+from roomscribe.transcripts.tables import (
+    LIVE_VERSION,
+    Source,
+    Stage,
+    Transcript,
+    TranscriptSegment,
+    TranscriptVersion,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+WINDOW = 600.0
+"""Seconds of a track transcribed per call: 38 MB of samples, however long the room ran."""
+OVERLAP = 30.0
+"""A window's last seconds are transcribed again by the next one, which starts after the last
+segment that ended before them, so no sentence is cut at a window's edge."""
+BATCH_SIZE = 8
+"""Chunks per model call in faster-whisper's batched pipeline, used once a window holds more than
+`BATCH_FROM` seconds (shorter ones are one or two chunks, where batching gains nothing)."""
+BATCH_FROM = 60.0
+
+MEDIA_TYPES: dict[Format, str] = {
+    "vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip; charset=utf-8",
+    "txt": "text/plain; charset=utf-8", "json": "application/json",
+}
+
+_SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
+
+
+class OfflineTranscriber(Protocol):
+    """What the final pass needs of a model: `Transcriber`, or a fake in tests."""
+
+    def transcribe(self, audio: npt.NDArray[np.float32], *, offset: float = 0.0,
+                   batch_size: int = 0) -> list[Segment]: ...
+
+
+def sentences(segment: Segment) -> list[Segment]:
+    """`segment` cut after each sentence its words end (unchanged when it holds one)."""
+    pieces: list[list[Word]] = [[]]
+    for word in segment.words:
+        if pieces[-1] and _SENTENCE_END.search(pieces[-1][-1].text):
+            pieces.append([])
+        pieces[-1].append(word)
+    if len(pieces) == 1:
+        return [segment]
+    return [Segment(start=p[0].start, end=p[-1].end, text=" ".join(w.text for w in p),
+                    words=tuple(p), speaker=segment.speaker) for p in pieces]
+
+
+def transcribe_track(model: OfflineTranscriber, reader: TrackReader) -> list[Segment]:
+    """Every segment of one track, on the room clock, a window at a time. Blocking."""
+    if reader.start is None:
+        return []
+    out: list[Segment] = []
+    position, end = reader.start, reader.end
+    while position < end:
+        stop = min(end, position + WINDOW)
+        audio = reader.read(position, stop).astype(np.float32) / 32768.0
+        found = model.transcribe(audio, offset=position,
+                                 batch_size=BATCH_SIZE if stop - position > BATCH_FROM else 0)
+        if stop >= end:
+            out += found
+            break
+        kept = [s for s in found if s.end <= stop - OVERLAP]
+        out += kept
+        position = kept[-1].end if kept else stop - OVERLAP
+    return out
+
+
+def to_segment(row: TranscriptSegment) -> Segment:
+    return Segment(start=row.start, end=row.end, text=row.text, speaker=row.speaker_name,
+                   words=tuple(Word(start=w["start"], end=w["end"], text=w["text"],
+                                    probability=w.get("p", 1.0)) for w in row.words))
+
+
+def _words(words: Sequence[Word]) -> list[dict[str, Any]]:
+    return [{"start": w.start, "end": w.end, "text": w.text, "p": w.probability} for w in words]
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    content: str
+    media_type: str
+    filename: str
+
+
+class TranscriptService:
+    """See the module docstring. Start with `start()` and stop with `close()`, on the event loop.
+
+    `transcriber` is the shared model; None loads one from `settings` when a final pass first
+    needs it (a server whose live engine could not load one).
+    """
+
+    def __init__(self, engine: Engine, storage: Storage, *, archive: ArchiveService,
+                 retention: RetentionService, settings: Settings,
+                 transcriber: OfflineTranscriber | None = None) -> None:
+        self.engine = engine
+        self.storage = storage
+        self.archive = archive
+        self.retention = retention
+        self.settings = settings
+        self.transcriber = transcriber
+        self.final_passes = RoomJobs("final pass", self._final_pass)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcripts")
+        self._unrecorded: set[str] = set()
+        self._indexing: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self.final_passes.start()
+
+    async def close(self) -> None:
+        await self.final_passes.close()
+        await asyncio.gather(*self._indexing, return_exceptions=True)
+        self._writer.shutdown(wait=True)
+
+    async def _write(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, work)
+
+    # Live
+
+    async def save_final(self, event: CaptionEvent) -> None:
+        """Store a final of a recorded room before it is published, then index it."""
+        if event.type != "final" or event.room in self._unrecorded:
+            return
+        row = await self._write(lambda: self._save(event))
+        if row is not None:
+            task = asyncio.get_running_loop().create_task(
+                self.archive.add_live(event.room, [row]))
+            self._indexing.add(task)
+            task.add_done_callback(self._indexed)
+
+    def _indexed(self, task: asyncio.Task[None]) -> None:
+        self._indexing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The start-up reconciliation adds what failed here.
+            log.error("indexing a live final failed: %s", task.exception())
+
+    def _save(self, event: CaptionEvent) -> TranscriptSegment | None:
+        with session_scope(self.engine) as session:
+            transcript = session.get(Transcript, event.room)
+            if transcript is None:
+                room = session.get(Room, event.room)
+                if room is None or not room.record:
+                    # Recording is fixed before a room starts, so this never needs asking again.
+                    self._unrecorded.add(event.room)
+                    return None
+                if room.state is not RoomState.LIVE:
+                    return None
+                transcript = _open_transcript(session, event.room)
+            elif transcript.stage is not Stage.LIVE:
+                return None  # the room has ended; its final pass owns the transcript now
+            position = session.exec(
+                select(func.coalesce(func.max(TranscriptSegment.position) + 1, 0)).where(
+                    TranscriptSegment.room_id == event.room,
+                    TranscriptSegment.version == LIVE_VERSION)).one()
+            row = TranscriptSegment(
+                room_id=event.room, version=LIVE_VERSION, position=position, seq=event.seq,
+                speaker_id=event.speaker.id, speaker_name=event.speaker.name, start=event.start,
+                end=event.end, text=event.text, words=_words(event.words))
+            session.add(row)
+            session.flush()
+            return row
+
+    # The rooms' RoomListener
+
+    async def room_ended(self, room: Room) -> None:
+        if room.record:
+            await self._write(lambda: self._close_live(room.id))
+            self.final_passes.add(room.id)
+
+    async def room_changed(self, room: Room) -> None:
+        return None
+
+    async def resume(self) -> list[str]:
+        """Queue the final passes a stopped or killed server left undone (once, at start)."""
+        def pending() -> list[str]:
+            with Session(self.engine) as session:
+                settled = select(Transcript.room_id).where(
+                    col(Transcript.stage).not_in([Stage.LIVE, Stage.PENDING]))
+                return list(session.exec(select(Room.id).where(
+                    col(Room.record).is_(True), Room.state == RoomState.ENDED,
+                    col(Room.id).not_in(settled))).all())
+
+        room_ids = await asyncio.to_thread(pending)
+        for room_id in room_ids:
+            await self._write(partial(self._close_live, room_id))
+            self.final_passes.add(room_id)
+        return room_ids
+
+    def _close_live(self, room_id: str) -> None:
+        with session_scope(self.engine) as session:
+            transcript = session.get(Transcript, room_id) or _open_transcript(session, room_id)
+            if transcript.stage is Stage.LIVE:
+                transcript.stage = Stage.PENDING
+                session.add(transcript)
+
+    # The final pass
+
+    async def _final_pass(self, room_id: str) -> None:
+        try:
+            outcome = await asyncio.to_thread(self.final_pass, room_id)
+        except ModelUnavailable as err:
+            log.error("the final pass of room %s waits for a model: %s", room_id, err)
+            return
+        except Exception as err:
+            log.exception("the final pass of room %s failed", room_id)
+            outcome = f"the final pass failed: {err}"
+        if outcome is not None and await self._write(partial(self._settle, room_id, outcome)):
+            await self.archive.reindex(room_id)
+
+    def final_pass(self, room_id: str) -> list[tuple[str, Segment]] | str | None:
+        """A pending room's tracks transcribed again: (speaker handle, segment) in time order,
+        or why the live version stays archived, or None when the room is not pending.
+        Blocking: reads every track and runs the model."""
+        with Session(self.engine) as session:
+            transcript = session.get(Transcript, room_id)
+            if transcript is None or transcript.stage is not Stage.PENDING:
+                return None
+            names = _speaker_names(session, room_id)
+            live = _count(session, room_id, LIVE_VERSION)
+        readers = [TrackReader(self.storage, room_id, name)
+                   for name in track_ids(self.storage, room_id)]
+        readers = [r for r in readers if r.runs]
+        if not readers:
+            return "no audio was recorded"
+        if self.transcriber is None:
+            self.transcriber = Transcriber.from_settings(self.settings)
+        found = [(reader.track_id, piece) for reader in readers
+                 for segment in transcribe_track(self.transcriber, reader)
+                 for piece in sentences(dataclasses.replace(
+                     segment, speaker=names.get(reader.track_id, reader.track_id)))]
+        if not found and live:
+            return "the final pass heard no speech where the live captions did"
+        return sorted(found, key=lambda pair: (pair[1].start, pair[0]))
+
+    def _settle(self, room_id: str, outcome: list[tuple[str, Segment]] | str) -> bool:
+        """Archive the final pass's segments, or keep the live version saying why. True when a
+        new version was written."""
+        with session_scope(self.engine) as session:
+            transcript = session.get(Transcript, room_id)
+            if transcript is None or transcript.stage is not Stage.PENDING:
+                return False  # purged meanwhile
+            if isinstance(outcome, str):
+                transcript.sqlmodel_update({"stage": Stage.LIVE_ONLY, "note": outcome,
+                                            "updated_at": utcnow()})
+                session.add(transcript)
+                return False
+            number = _new_version(session, room_id, Source.FINAL_PASS)
+            session.add_all(
+                TranscriptSegment(room_id=room_id, version=number, position=i,
+                                  speaker_id=handle, speaker_name=s.speaker or handle,
+                                  start=s.start, end=s.end, text=s.text, words=_words(s.words))
+                for i, (handle, s) in enumerate(outcome))
+            transcript.sqlmodel_update({"stage": Stage.FINAL, "current": number, "note": None,
+                                        "updated_at": utcnow()})
+            session.add(transcript)
+            return True
+
+    # Reading
+
+    async def export(self, caller: Account, room_id: str, fmt: Format,
+                     version: int | None = None) -> Export:
+        """A version (the archived one by default) as VTT, SRT, text or JSON."""
+        def work() -> Export:
+            number, rows = self._readable(caller, room_id, version)
+            content = render([to_segment(row) for row in rows], fmt)
+            return Export(content, MEDIA_TYPES[fmt], f"{room_id}-v{number}.{fmt}")
+
+        return await asyncio.to_thread(work)
+
+    async def segments(self, caller: Account, room_id: str,
+                       version: int | None = None) -> SegmentsPublic:
+        """A version's segments in time order, numbered as corrections refer to them."""
+        def work() -> SegmentsPublic:
+            number, rows = self._readable(caller, room_id, version)
+            return SegmentsPublic(room_id=room_id, version=number, segments=[
+                SegmentPublic(index=i, speaker_id=row.speaker_id, speaker=row.speaker_name,
+                              start=row.start, end=row.end, text=row.text)
+                for i, row in enumerate(rows)])
+
+        return await asyncio.to_thread(work)
+
+    def _readable(self, caller: Account, room_id: str,
+                  version: int | None) -> tuple[int, list[TranscriptSegment]]:
+        with Session(self.engine) as session:
+            archived_room(session, caller, room_id)
+        authorize_download(self.retention, caller, room_id, DownloadKind.TRANSCRIPT)
+        with Session(self.engine) as session:
+            transcript = _transcript(session, room_id)
+            number = transcript.current if version is None else version
+            if session.get(TranscriptVersion, (room_id, number)) is None:
+                raise NotFound(f"room {room_id} has no transcript version {number}")
+            return number, _rows(session, room_id, number)
+
+    async def info(self, caller: Account, room_id: str) -> TranscriptPublic:
+        """Where the transcript is (final pass pending or done) and its versions."""
+        def work() -> TranscriptPublic:
+            with Session(self.engine) as session:
+                archived_room(session, caller, room_id)
+                return _public(session, _transcript(session, room_id))
+
+        return await asyncio.to_thread(work)
+
+    # Corrections
+
+    async def correct(self, caller: Account, room_id: str,
+                      data: CorrectionCreate) -> TranscriptPublic:
+        """A new archived version: `data.base` (the newest) with the edits applied."""
+        def work() -> TranscriptPublic:
+            with session_scope(self.engine) as session:
+                archived_room(session, caller, room_id)
+                transcript = _transcript(session, room_id)
+                if transcript.stage is Stage.PURGED:
+                    raise Gone(f"the transcript of room {room_id} was deleted under the "
+                               "retention policy")
+                if transcript.stage is Stage.PENDING:
+                    raise Conflict("the final pass has not run yet; correct its result after it")
+                if data.base != transcript.current:
+                    raise Conflict(f"version {data.base} is not the newest any more "
+                                   f"(that is {transcript.current}); reload and edit again")
+                rows = _rows(session, room_id, data.base)
+                edits = {edit.index: edit.text for edit in data.edits}
+                if len(edits) != len(data.edits):
+                    raise InvalidInput("each segment may be edited once per correction")
+                if max(edits) >= len(rows):
+                    raise InvalidInput(f"version {data.base} has {len(rows)} segments; "
+                                       f"there is no segment {max(edits)}")
+                if all(rows[i].text == text for i, text in edits.items()):
+                    raise InvalidInput("the edits change nothing")
+                number = _new_version(session, room_id, Source.CORRECTION, base=data.base,
+                                      author_id=caller.id)
+                kept = [(row, edits.get(i, row.text)) for i, row in enumerate(rows)]
+                session.add_all(
+                    TranscriptSegment(
+                        room_id=room_id, version=number, position=position,
+                        speaker_id=row.speaker_id, speaker_name=row.speaker_name,
+                        start=row.start, end=row.end, text=text,
+                        # Word timings describe the old text; the captions spread the new one.
+                        words=row.words if text == row.text else [])
+                    for position, (row, text) in enumerate((r, t) for r, t in kept if t))
+                transcript.sqlmodel_update({"current": number, "updated_at": utcnow()})
+                session.add(transcript)
+                session.flush()
+                return _public(session, transcript)
+
+        public = await self._write(work)
+        await self.archive.reindex(room_id)
+        return public
+
+
+# Data functions (inside a session)
+
+def _open_transcript(session: Session, room_id: str) -> Transcript:
+    transcript = Transcript(room_id=room_id)
+    session.add(transcript)
+    session.add(TranscriptVersion(room_id=room_id, number=LIVE_VERSION, source=Source.LIVE))
+    return transcript
+
+
+def _transcript(session: Session, room_id: str) -> Transcript:
+    transcript = session.get(Transcript, room_id)
+    if transcript is None:
+        raise NotFound(f"room {room_id} has no transcript")
+    return transcript
+
+
+def _rows(session: Session, room_id: str, version: int) -> list[TranscriptSegment]:
+    return list(session.exec(select(TranscriptSegment).where(
+        TranscriptSegment.room_id == room_id, TranscriptSegment.version == version)
+        .order_by(col(TranscriptSegment.start), col(TranscriptSegment.position))).all())
+
+
+def _count(session: Session, room_id: str, version: int) -> int:
+    return session.exec(select(func.count()).select_from(TranscriptSegment).where(
+        TranscriptSegment.room_id == room_id, TranscriptSegment.version == version)).one()
+
+
+def _new_version(session: Session, room_id: str, source: Source, *, base: int | None = None,
+                 author_id: int | None = None) -> int:
+    number = session.exec(select(func.max(TranscriptVersion.number)).where(
+        TranscriptVersion.room_id == room_id)).one()
+    number = LIVE_VERSION + 1 if number is None else number + 1
+    session.add(TranscriptVersion(room_id=room_id, number=number, source=source, base=base,
+                                  author_id=author_id))
+    return number
+
+
+def _speaker_names(session: Session, room_id: str) -> dict[str, str]:
+    """Handle → name for the room's speakers: the name captions showed, else the account's."""
+    names = dict(session.exec(select(TranscriptSegment.speaker_id, TranscriptSegment.speaker_name)
+                              .where(TranscriptSegment.room_id == room_id,
+                                     TranscriptSegment.version == LIVE_VERSION)).all())
+    members = session.exec(select(Account.handle, Account.display_name)
+                           .join(Member, col(Member.account_id) == col(Account.id))
+                           .where(Member.room_id == room_id)).all()
+    return {**dict(members), **names}
+
+
+def _public(session: Session, transcript: Transcript) -> TranscriptPublic:
+    counts = dict(session.exec(
+        select(TranscriptSegment.version, func.count()).where(
+            TranscriptSegment.room_id == transcript.room_id)
+        .group_by(col(TranscriptSegment.version))).all())
+    authors = dict(session.exec(select(Account.id, Account.handle).join(
+        TranscriptVersion, col(TranscriptVersion.author_id) == col(Account.id)).where(
+        TranscriptVersion.room_id == transcript.room_id)).all())
+    versions = session.exec(select(TranscriptVersion).where(
+        TranscriptVersion.room_id == transcript.room_id)
+        .order_by(col(TranscriptVersion.number))).all()
+    return TranscriptPublic(
+        room_id=transcript.room_id, stage=transcript.stage, current=transcript.current,
+        note=transcript.note, versions=[
+            VersionPublic(number=v.number, source=v.source, base=v.base,
+                          author=authors.get(v.author_id) if v.author_id else None,
+                          created_at=v.created_at, segments=counts.get(v.number, 0))
+            for v in versions])
