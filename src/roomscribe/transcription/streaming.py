@@ -233,7 +233,7 @@ class StreamingSession:
         if final:
             out.append(_caption(True, final, self._floor))
             self._shown = ""
-        self._tail = () if flush else words[n:]
+        self._tail = () if flush else self._after_floor(words[n:])
         text = " ".join(w.text for w in self._tail)
         if text != self._shown:
             out.append(_caption(False, self._tail, self._floor))
@@ -347,17 +347,23 @@ class StreamingSession:
                 return words[k:]
         return words
 
-    def _commit(self, words: tuple[Word, ...]) -> tuple[Word, ...]:
-        """Make words final: clamped so finals never overlap or run backwards in time."""
+    def _after_floor(self, words: tuple[Word, ...]) -> tuple[Word, ...]:
+        """Words clamped to start after the last final and after each other: alignment can put
+        a word's edge a little inside its neighbour, and a final's time is not up for revision."""
         out: list[Word] = []
         floor = self._floor
         for w in words:
             start = max(w.start, floor)
             floor = max(w.end, start)
             out.append(Word(start=start, end=floor, text=w.text, probability=w.probability))
+        return tuple(out)
+
+    def _commit(self, words: tuple[Word, ...]) -> tuple[Word, ...]:
+        """Make words final (clamped like every word shown: finals never overlap)."""
+        out = self._after_floor(words)
         self._prefix.extend(out)
         self._recent.extend(out)
-        return tuple(out)
+        return out
 
     def _cut(self) -> None:
         """Drop committed audio from the window: at a pause after a committed word, or by force."""
