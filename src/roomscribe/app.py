@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -31,12 +32,18 @@ from roomscribe.errors import ModelUnavailable, RoomscribeError
 from roomscribe.recordings.routes import RecordingController, provide_recordings
 from roomscribe.recordings.service import RecordingService, RunMarker
 from roomscribe.recordings.storage import open_storage
+from roomscribe.reports.routes import DEPENDENCIES as REPORT_DEPENDENCIES
+from roomscribe.reports.routes import AdminReportController, ReportController
+from roomscribe.reports.service import ReportService
 from roomscribe.retention.policy import Durations
+from roomscribe.retention.routes import DEPENDENCIES as RETENTION_DEPENDENCIES
+from roomscribe.retention.routes import AdminRetentionController
+from roomscribe.retention.scheduler import Clock, RetentionScheduler, system_clock
 from roomscribe.retention.service import RetentionService, load_purgers
 from roomscribe.rooms.audio import AudioSink, CaptionSource
 from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveRooms
 from roomscribe.rooms.routes import RoomController, provide_rooms
-from roomscribe.rooms.service import RoomService
+from roomscribe.rooms.service import RoomService, was_present
 from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcription.live import LiveEngine
 from roomscribe.transcripts.live import SavingCaptionSource
@@ -117,12 +124,25 @@ async def run_marker(app: Litestar) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def retention(app: Litestar) -> AsyncIterator[None]:
-    """`app.state.retention`: ended rooms' deadlines, with every domain's purger."""
+    """`app.state.retention`: ended rooms' deadlines, with every domain's purger; `.reports`;
+    and `.retention_scheduler`, which purges each room at its deadline and sweeps hourly."""
     settings, engine = app.state.settings, app.state.engine
-    app.state.retention = RetentionService(
+    app.state.retention = service = RetentionService(
         engine, durations=Durations.from_settings(settings),
         purgers=await asyncio.to_thread(load_purgers, settings, engine))
-    yield
+    app.state.reports = ReportService(engine, retention=service,
+                                      presence=functools.partial(was_present, engine))
+    # Named after its database: one scheduler a database, whose stored jobs find it again after
+    # a restart (they name their scheduler).
+    scheduler = RetentionScheduler(service, engine=engine, clock=app.state.clock,
+                                   name=settings.db_url)
+    await asyncio.to_thread(scheduler.start)
+    app.state.retention_scheduler = scheduler
+    try:
+        yield
+    finally:
+        # Lets a running purge finish; jobs stay stored for the next start.
+        await asyncio.to_thread(scheduler.shutdown)
 
 
 @asynccontextmanager
@@ -212,9 +232,11 @@ class LifespansInsideChannels(InitPlugin):
 def create_app(settings: Settings | None = None, *, caption_source: CaptionSource | None = None,
                audio_sink: AudioSink | None = None,
                password_hasher: PasswordHasher | None = None,
-               transcriber: OfflineTranscriber | None = None) -> Litestar:
-    """The app. Tests pass a fake `caption_source`, a recording `audio_sink`, a cheap hasher or
-    the `transcriber` final passes use (by default the live engine's model)."""
+               transcriber: OfflineTranscriber | None = None,
+               clock: Clock | None = None) -> Litestar:
+    """The app. Tests pass a fake `caption_source`, a recording `audio_sink`, a cheap hasher,
+    the `transcriber` final passes use (by default the live engine's model) or the `clock` the
+    retention policy reads (`app.state.clock`; a `ManualClock` moves time)."""
     settings = settings or get_settings()
     channels = ChannelsPlugin(
         backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True,
@@ -222,8 +244,9 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
     return Litestar(
         route_handlers=[health, AccountController, SessionController, RoomController,
                         RecordingController, TranscriptController, SearchController,
+                        ReportController, AdminReportController, AdminRetentionController,
                         *web_routers(settings)],
-        dependencies={**ACCOUNT_DEPENDENCIES,
+        dependencies={**ACCOUNT_DEPENDENCIES, **RETENTION_DEPENDENCIES, **REPORT_DEPENDENCIES,
                       "rooms": Provide(provide_rooms, sync_to_thread=False),
                       "recordings": Provide(provide_recordings, sync_to_thread=False),
                       "transcripts": Provide(provide_transcripts, sync_to_thread=False),
@@ -233,7 +256,8 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                   transcripts],
         state=State({"settings": settings, "caption_source": caption_source,
                      "audio_sink": audio_sink, "transcriber": transcriber,
-                     "password_hasher": password_hasher or PasswordHasher()}),
+                     "password_hasher": password_hasher or PasswordHasher(),
+                     "clock": clock or system_clock}),
         exception_handlers={RoomscribeError: to_http},
         openapi_config=OpenAPIConfig(title="Roomscribe", version=__version__, path="/schema"),
         template_config=template_config(),

@@ -121,6 +121,12 @@ class DownloadKind(StrEnum):
     TRANSCRIPT = "transcript"
 
 
+RETAIN_UNTIL_HEADER = "Retain-Until"
+"""States `retain_until` (ISO 8601) on every download of a recording or transcript."""
+PURGE_DATE_HEADER = "Purge-Date"
+"""States the purge date (ISO 8601) on a 410 for a recording past its deadline."""
+
+
 class RetentionGone(Gone):
     """The recording is past its deadline, being purged or purged (410).
 
@@ -131,6 +137,7 @@ class RetentionGone(Gone):
         super().__init__(message)
         self.room_id = room_id
         self.purge_date = purge_date
+        self.headers = {PURGE_DATE_HEADER: _iso(purge_date)}
 
 
 class PurgeIncomplete(RoomscribeError):

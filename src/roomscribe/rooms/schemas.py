@@ -46,6 +46,11 @@ class RoomPublic(RoomBase):
     started_at: datetime | None
     ended_at: datetime | None
     ended_reason: EndReason | None
+    retain_until: datetime | None = None
+    """Recorded rooms, for their host and admins: until when the recording and transcript may be
+    downloaded (a report moves it later). Hidden from others, since it would reveal a report."""
+    purged_at: datetime | None = None
+    """When the retention policy deleted the recording and transcript."""
 
 
 class MemberPublic(SQLModel):

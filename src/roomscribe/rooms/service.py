@@ -34,6 +34,7 @@ from typing import Protocol, TypeVar
 from weakref import WeakValueDictionary
 
 from sqlalchemy import Engine, case
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from roomscribe.accounts.service import is_following, require_account
@@ -41,6 +42,7 @@ from roomscribe.accounts.tables import Account, utcnow
 from roomscribe.captions.events import Speaker
 from roomscribe.db import session_scope
 from roomscribe.errors import Conflict, Forbidden, ModelUnavailable, NotAuthenticated, NotFound
+from roomscribe.retention.tables import Retention
 from roomscribe.rooms import rules
 from roomscribe.rooms.audio import AudioSink, CaptionSource, SpeakerFeed
 from roomscribe.rooms.live import BLOCKED, REMOVED, Close, Listener, LiveRoom, LiveRooms, Pin, Voice
@@ -57,7 +59,7 @@ from roomscribe.rooms.schemas import (
     RoomUpdate,
     SpeakRequestCreate,
 )
-from roomscribe.rooms.tables import EndReason, Member, Role, Room, RoomState
+from roomscribe.rooms.tables import EndReason, Member, Presence, Role, Room, RoomState
 
 T = TypeVar("T")
 
@@ -171,7 +173,7 @@ class RoomService:
         def work(session: Session) -> RoomPublic:
             room = _room(session, room_id)
             _check_can_listen(room, viewer, _role(session, room_id, viewer))
-            return _room_public(session, room)
+            return _room_public(session, room, viewer)
 
         return await self._tx(work)
 
@@ -571,6 +573,8 @@ class RoomService:
             return room
 
         room = await self._tx(work)
+        if viewer is not None and room.record:
+            await asyncio.to_thread(record_presence, self.engine, room.id, _id(viewer))
         return await self._live_room(room), None if viewer is None else _listener(viewer)
 
     async def join_audio(self, speaker: Account, room_id: str) -> tuple[LiveRoom, SpeakerFeed]:
@@ -672,11 +676,37 @@ def _reset(member: Member, role: Role) -> None:
     member.requested_at = member.invited_at = None
 
 
-def _room_public(session: Session, room: Room) -> RoomPublic:
+def _room_public(session: Session, room: Room, viewer: Account | None = None) -> RoomPublic:
     host = session.get(Account, room.host_id)
     assert host is not None
-    return RoomPublic.model_validate(room, from_attributes=True,
-                                     update={"host": host.handle, "host_name": host.display_name})
+    update: dict[str, object] = {"host": host.handle, "host_name": host.display_name}
+    kept = session.get(Retention, room.id) if room.state is RoomState.ENDED else None
+    if kept is not None:
+        update["purged_at"] = kept.purged_at
+        if viewer is not None and (viewer.id == room.host_id or viewer.is_admin):
+            update["retain_until"] = kept.retain_until
+    return RoomPublic.model_validate(room, from_attributes=True, update=update)
+
+
+def record_presence(engine: Engine, room_id: str, account_id: int) -> None:
+    """Remember that the account followed the recorded room (the first time only)."""
+    try:
+        with session_scope(engine) as session:
+            if session.get(Presence, (room_id, account_id)) is None:
+                session.add(Presence(room_id=room_id, account_id=account_id))
+    except IntegrityError:
+        pass  # another tab of the same account recorded it a moment earlier
+
+
+def was_present(engine: Engine, room_id: str, account_id: int) -> bool:
+    """Whether the account took part in the room: followed it live, or had a voice in it (a
+    speaker's consent is kept even after they were moved back to listener)."""
+    with Session(engine) as session:
+        if session.get(Presence, (room_id, account_id)) is not None:
+            return True
+        member = session.get(Member, (room_id, account_id))
+        return member is not None and (member.role in rules.VOICES
+                                       or member.consent_at is not None)
 
 
 def _member_public(account: Account, member: Member) -> MemberPublic:

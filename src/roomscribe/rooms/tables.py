@@ -82,3 +82,14 @@ class Member(SQLModel, table=True):
     """Set while an invitation to speak is open."""
     consent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     """When this account agreed to be recorded (recorded rooms only); kept as evidence."""
+
+
+class Presence(SQLModel, table=True):
+    """A signed-in account that followed a recorded room live. Plain listeners have no `Member`
+    row, and the live roster forgets them when the room ends, yet they may report the room."""
+
+    room_id: str = Field(foreign_key="room.id", primary_key=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", primary_key=True, index=True,
+                            ondelete="CASCADE")
+    joined_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    """The first time they joined."""
