@@ -680,7 +680,8 @@ def _room_public(session: Session, room: Room, viewer: Account | None = None) ->
     host = session.get(Account, room.host_id)
     assert host is not None
     update: dict[str, object] = {"host": host.handle, "host_name": host.display_name}
-    kept = session.get(Retention, room.id) if room.state is RoomState.ENDED else None
+    kept = (session.get(Retention, room.id) if room.record and room.state is RoomState.ENDED
+            else None)
     if kept is not None:
         update["purged_at"] = kept.purged_at
         if viewer is not None and (viewer.id == room.host_id or viewer.is_admin):
