@@ -57,6 +57,10 @@ _TOKENS_PER_SECOND = 7.0
 """A ceiling on speech: fast English runs near 4 words (about 5.5 tokens) a second, so a window that
 decodes to more than this is a repetition loop, cut off early rather than decoded to 448 tokens."""
 
+_BATCH_SPREAD = 1.6
+"""Windows share a batch while the longest (padded) is at most this times the shortest: beyond
+that, the padding the short ones would carry costs more than a second call's overhead."""
+
 _INSTANT = 0.04
 """A word aligned to less than this (two alignment steps) was placed on no audio."""
 
@@ -197,17 +201,24 @@ class Transcriber:
     def hypothesize(self, windows: Sequence[Window], *, beam_size: int = 1) -> list[Hypothesis]:
         """Transcribe several streams' windows in as few model calls as possible.
 
-        Each window is padded with `WINDOW_PAD` seconds of silence (not to 30 s), the batch to its
-        longest member. CTranslate2 needs the start-of-transcript token at one position in every
-        prompt of a batch, so windows whose prompts differ in token count run as separate calls.
+        Each window is padded with `WINDOW_PAD` seconds of silence (not to 30 s), a batch to its
+        longest member, so windows of very different lengths run as separate calls rather than
+        pay for that padding. CTranslate2 also needs the start-of-transcript token at one position
+        in every prompt of a batch: windows whose prompts differ in token count run apart too.
         Text only (no timestamp tokens); word times come from cross-attention alignment.
         """
         prompts = [self._prompt(w) for w in windows]
-        groups: dict[int, list[int]] = {}
-        for i, (tokens, _) in enumerate(prompts):
-            groups.setdefault(tokens.index(self._tokenizer.sot), []).append(i)
+        sots = [tokens.index(self._tokenizer.sot) for tokens, _ in prompts]
+        groups: list[list[int]] = []
+        for i in sorted(range(len(windows)), key=lambda i: (sots[i], windows[i].duration)):
+            first = groups[-1][0] if groups else None
+            if (first is None or sots[first] != sots[i] or windows[i].duration + WINDOW_PAD
+                    > _BATCH_SPREAD * (windows[first].duration + WINDOW_PAD)):
+                groups.append([i])
+            else:
+                groups[-1].append(i)
         out: list[Hypothesis] = [Hypothesis()] * len(windows)
-        for members in groups.values():
+        for members in groups:
             hyps = self._hypothesize([windows[i] for i in members],
                                      [prompts[i] for i in members], beam_size)
             for i, hyp in zip(members, hyps, strict=True):

@@ -67,6 +67,21 @@ def test_a_window_cut_anywhere_neither_loops_nor_runs_past_its_audio(
             assert wer([" ".join(ref[: len(said)])], [" ".join(said)]) <= 0.15, (t, words)
 
 
+def test_a_batch_of_windows_keeps_each_its_own_words(transcriber: Transcriber) -> None:
+    """Windows of different lengths and prompts, regrouped inside one call, come back in order."""
+    corpus = clips("librispeech_test_clean")[:6]
+    windows = [Window(ffmpeg.decode(c.path)[: int(s * SR)], 100.0 * i,
+                      prompt="Chapter one." if i % 2 else "")
+               for i, (c, s) in enumerate(zip(corpus, [2.5, 7.0, 3.0, 9.0, 2.0, 5.0], strict=True))]
+    batched = transcriber.hypothesize(windows, beam_size=5)
+    for i, (window, hyp) in enumerate(zip(windows, batched, strict=True)):
+        alone = transcriber.hypothesize([window], beam_size=5)[0]
+        text = " ".join(w.text for w in hyp.words)
+        assert wer([" ".join(w.text for w in alone.words)], [text]) <= 0.25, (i, text)
+        assert all(100.0 * i <= w.start <= w.end <= 100.0 * i + window.duration + 0.05
+                   for w in hyp.words)
+
+
 def _noise(kind: str, seconds: float = 8.0) -> np.ndarray:
     rng = np.random.default_rng(11)
     n = int(seconds * SR)
