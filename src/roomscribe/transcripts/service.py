@@ -82,8 +82,9 @@ BATCH_SIZE = 8
 BATCH_FROM = 60.0
 
 MEDIA_TYPES: dict[Format, str] = {
-    "vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip; charset=utf-8",
-    "txt": "text/plain; charset=utf-8", "json": "application/json",
+    # Litestar adds the charset to text/* types itself.
+    "vtt": "text/vtt", "srt": "application/x-subrip; charset=utf-8", "txt": "text/plain",
+    "json": "application/json",
 }
 
 _SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
