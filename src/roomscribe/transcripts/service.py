@@ -74,8 +74,8 @@ T = TypeVar("T")
 WINDOW = 600.0
 """Seconds of a track transcribed per call: 38 MB of samples, however long the room ran."""
 OVERLAP = 30.0
-"""A window's last seconds are transcribed again by the next one, which starts after the last
-segment that ended before them, so no sentence is cut at a window's edge."""
+"""Segments ending in a window's last seconds may be cut off by its edge: the next window starts
+where the first of them starts and hears them whole. Whisper's segments last at most 30 s."""
 BATCH_SIZE = 8
 """Chunks per model call in faster-whisper's batched pipeline, used once a window holds more than
 `BATCH_FROM` seconds (shorter ones are one or two chunks, where batching gains nothing)."""
@@ -121,12 +121,17 @@ def transcribe_track(model: OfflineTranscriber, reader: TrackReader) -> list[Seg
         audio = reader.read(position, stop).astype(np.float32) / 32768.0
         found = model.transcribe(audio, offset=position,
                                  batch_size=BATCH_SIZE if stop - position > BATCH_FROM else 0)
-        if stop >= end:
+        cut = stop - OVERLAP
+        later = [s for s in found if s.end > cut]
+        resume = min((s.start for s in later), default=cut)
+        if stop >= end or resume <= position:
+            # The track's end, or one segment filling the window (a model that is not Whisper):
+            # nothing to hear again.
             out += found
-            break
-        kept = [s for s in found if s.end <= stop - OVERLAP]
-        out += kept
-        position = kept[-1].end if kept else stop - OVERLAP
+            position = stop
+        else:
+            out += [s for s in found if s.end <= cut]
+            position = resume
     return out
 
 
