@@ -16,6 +16,7 @@ refreshes (`static/site.js`).
     presets.py     caption colour presets (each at least 4.5:1), fonts and sizes
     admin.py       the admin console (admins only): reports, holds, purges, audit log
     retention.py   a recorded room's download page and its report form
+    archive.py     search across rooms, and a recorded room's replay
 
 Templates extend `templates/base.html` (skip link, landmarks, navigation, visible focus) and share
 the macros in `templates/macros.html`; later pages (archive, admin) extend the same layout.
@@ -43,6 +44,7 @@ from roomscribe.errors import RoomscribeError
 from roomscribe.web import presets
 from roomscribe.web.actions import RoomActionController
 from roomscribe.web.admin import AdminPageController
+from roomscribe.web.archive import ArchivePageController
 from roomscribe.web.pages import (
     FormController,
     PageController,
@@ -62,7 +64,8 @@ def routers(settings: Settings) -> list[Router]:
     """The pages (cookie sign-in, CSRF-checked forms, HTML errors) and their static files."""
     pages = Router(
         path="/", route_handlers=[PageController, FormController, RoomActionController,
-                                  RetentionPageController, AdminPageController],
+                                  RetentionPageController, AdminPageController,
+                                  ArchivePageController],
         dependencies={"page_viewer": Provide(provide_page_viewer, sync_to_thread=True),
                       "page_caller": Provide(provide_page_caller, sync_to_thread=False)},
         middleware=[DefineMiddleware(CSRFMiddleware, config=csrf_config(settings.data_dir))],
