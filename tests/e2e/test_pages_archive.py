@@ -34,7 +34,7 @@ from roomscribe.recordings.mixdown import mix_key
 from roomscribe.recordings.storage import open_storage
 from roomscribe.recordings.tables import Recording, RecordingState
 from roomscribe.retention.service import RetentionService
-from roomscribe.retention.tables import RetentionCreate
+from roomscribe.retention.tables import Retention, RetentionCreate, RetentionState
 from roomscribe.rooms.tables import Room, RoomState
 from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcripts.tables import (
@@ -68,13 +68,18 @@ class Archive:
     """Members may see it."""
     hidden: str
     """Private, with the same words."""
+    ogg: bytes
+    purged: str
+    """Public, and deleted at the end of its retention period on `purged_on`."""
+    purged_on: datetime
     phrase_at: float
     """Where the model heard the phrase begin."""
 
 
-def archive_room(site: Site, settings: Settings, host: str,
-                 visibility: str, ogg: bytes, segments: list[TranscriptSegment]) -> str:
-    """A recorded room that ended a minute ago, mixed and transcribed, indexed by the server."""
+def archive_room(site: Site, settings: Settings, host: str, visibility: str, ogg: bytes,
+                 segments: list[TranscriptSegment], purged_on: datetime | None = None) -> str:
+    """A recorded room that ended a minute ago, mixed and transcribed (and purged on
+    `purged_on`), indexed by the server."""
     room_id = site.room(host, title=f"Town hall {visibility}", record=True)
     engine = make_engine(settings)
     ended = datetime.now(UTC)
@@ -98,8 +103,26 @@ def archive_room(site: Site, settings: Settings, host: str,
     RetentionService(engine).register(RetentionCreate(room_id=room_id, room_title="Town hall",
                                                       host_id=host_id, ended_at=ended))
     engine.dispose()
+    if purged_on is not None:
+        mark_purged(settings, room_id, purged_on)
     site.api("PATCH", f"/rooms/{room_id}", host, {"visibility": visibility})
     return room_id
+
+
+def mark_purged(settings: Settings, room_id: str, on: datetime) -> None:
+    """What the retention purge leaves of a room (the page reads only these rows)."""
+    engine = make_engine(settings)
+    with Session(engine) as session:
+        retention = session.get(Retention, room_id)
+        recording = session.get(Recording, room_id)
+        transcript = session.get(Transcript, room_id)
+        assert retention is not None and recording is not None and transcript is not None
+        retention.sqlmodel_update({"state": RetentionState.PURGED, "purged_at": on})
+        recording.sqlmodel_update({"state": RecordingState.PURGED, "key": None})
+        transcript.sqlmodel_update({"stage": Stage.PURGED})
+        session.add_all([retention, recording, transcript])
+        session.commit()
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -129,13 +152,15 @@ def archive(tmp_path_factory: pytest.TempPathFactory,
         site.account(member)
         room = archive_room(site, settings, host, "members", ogg, segments)
         hidden = archive_room(site, settings, host, "private", ogg, segments)
+        purged_on = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+        purged = archive_room(site, settings, host, "public", ogg, segments, purged_on)
 
         def indexed() -> bool:
             found = site.api("GET", f"/search?q={quote(PHRASE)}", host)
             return {hit["room_id"] for hit in found["hits"]} == {room, hidden}
 
         wait_for(indexed, 10, "both rooms in the search index")
-        yield Archive(site, host, member, room, hidden, phrase_at)
+        yield Archive(site, host, member, room, hidden, ogg, purged, purged_on, phrase_at)
 
 
 def until(page: Page, condition: str) -> None:
@@ -241,3 +266,32 @@ def test_private_rooms_stay_hidden_from_members(archive: Archive, browser: Brows
         assert response is not None and response.status == 200
         expect(page.locator("#replay-audio")).to_be_attached()
         checked_axe(page, "replay")
+
+
+def test_replay_media_seek_by_range_and_end_with_retention(archive: Archive,
+                                                           browser: Browser) -> None:
+    site = archive.site
+    with site.tab(browser) as page:
+        # Members' rooms are for the signed-in: an anonymous listener is sent to sign in.
+        refused = page.request.get(f"{site.url}/r/{archive.room}/replay/audio", max_redirects=0)
+        assert refused.status == 303
+        assert refused.headers["location"].startswith("/signin?next=")
+        page.goto(f"{site.url}/r/{archive.purged}/replay")
+        notice = page.locator(".notice")
+        expect(notice).to_contain_text("The recording was deleted on")
+        expect(notice.locator("time")).to_have_attribute("datetime",
+                                                         archive.purged_on.isoformat())
+        expect(page.locator("audio")).to_have_count(0)
+        expect(page.locator(".transcript__line")).to_have_count(0)
+        checked_axe(page, "replay after the purge")
+        gone = page.request.get(f"{site.url}/r/{archive.purged}/replay/captions.vtt")
+        assert gone.status == 410
+    with site.tab(browser, archive.member) as page:
+        audio = page.request.get(f"{site.url}/r/{archive.room}/replay/audio",
+                                 headers={"Range": "bytes=100-199"})
+        assert audio.status == 206
+        assert audio.headers["content-type"] == "audio/ogg"
+        assert audio.body() == archive.ogg[100:200]
+        vtt = page.request.get(f"{site.url}/r/{archive.room}/replay/captions.vtt")
+        assert vtt.status == 200 and vtt.text().startswith("WEBVTT")
+        assert "fellow Americans" in vtt.text()

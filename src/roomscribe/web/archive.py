@@ -114,8 +114,14 @@ class Line:
 class Replay:
     room: Room
     recording: Recording | None
-    lines: tuple[Line, ...]
+    rows: tuple[TranscriptSegment, ...]
+    """The archived transcript, while the retention policy keeps it."""
     kept: Kept
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        return tuple(Line(row.start, row.end, clock(row.start), row.speaker_name, row.text)
+                     for row in self.rows)
 
     @property
     def deleted_on(self) -> datetime | None:
@@ -168,9 +174,7 @@ def load_replay(engine: Engine, retention: RetentionService, viewer: Account | N
         recording = session.get(Recording, room_id)
         rows = _lines(session, room_id)
     kept_now = kept(retention, room_id, now)
-    lines = tuple(Line(row.start, row.end, clock(row.start), row.speaker_name, row.text)
-                  for row in rows) if kept_now.available else ()
-    return Replay(room, recording, lines, kept_now)
+    return Replay(room, recording, tuple(rows) if kept_now.available else (), kept_now)
 
 
 def _retained(replay: Replay) -> None:
@@ -201,9 +205,7 @@ def captions_vtt(engine: Engine, retention: RetentionService, viewer: Account | 
     """The archived transcript as WebVTT, for the player's captions track. Blocking."""
     replay = load_replay(engine, retention, viewer, room_id, now)
     _retained(replay)
-    with Session(engine) as session:
-        rows = _lines(session, room_id)
-    return render_captions([to_segment(row) for row in rows], "vtt")
+    return render_captions([to_segment(row) for row in replay.rows], "vtt")
 
 
 class ArchivePageController(Controller):
