@@ -167,12 +167,13 @@ def _lines(session: Session, room_id: str) -> list[TranscriptSegment]:
 
 
 def load_replay(engine: Engine, retention: RetentionService, viewer: Account | None,
-                room_id: str, now: datetime) -> Replay:
-    """Everything the replay page shows. Blocking."""
+                room_id: str, now: datetime, *, transcript: bool = True) -> Replay:
+    """Everything the replay page shows (without the transcript's rows, for the audio, which
+    the player asks for in many small ranges). Blocking."""
     with Session(engine) as session:
         room = replayable(session, viewer, room_id)
         recording = session.get(Recording, room_id)
-        rows = _lines(session, room_id)
+        rows = _lines(session, room_id) if transcript else []
     kept_now = kept(retention, room_id, now)
     return Replay(room, recording, tuple(rows) if kept_now.available else (), kept_now)
 
@@ -186,7 +187,7 @@ def open_audio(engine: Engine, retention: RetentionService, recordings: Recordin
                viewer: Account | None, room_id: str, now: datetime,
                range_header: str | None) -> MixBody:
     """The room's mix for a replay, whole or the one range asked for. Blocking."""
-    replay = load_replay(engine, retention, viewer, room_id, now)
+    replay = load_replay(engine, retention, viewer, room_id, now, transcript=False)
     _retained(replay)
     if replay.preparing:
         raise Conflict("the recording is being prepared; try again in a minute")
