@@ -67,6 +67,15 @@ def test_a_window_cut_anywhere_neither_loops_nor_runs_past_its_audio(
             assert wer([" ".join(ref[: len(said)])], [" ".join(said)]) <= 0.15, (t, words)
 
 
+@pytest.mark.parametrize(("seconds", "padded"), [(2.7, 4.7), (1.0, 9.0), (0.0, 2.0)])
+def test_features_of_the_audio_alone_equal_those_of_the_padded_window(
+        transcriber: Transcriber, seconds: float, padded: float) -> None:
+    audio = ffmpeg.decode(clips("jfk")[0].path)[: int(seconds * SR)]
+    frames = int(padded * SR) // 160
+    whole = transcriber.model.feature_extractor(np.pad(audio, (0, int(padded * SR) - audio.size)))
+    assert np.allclose(transcriber._features(audio, frames), whole[:, :frames], atol=1e-6)
+
+
 def test_a_batch_of_windows_keeps_each_its_own_words(transcriber: Transcriber) -> None:
     """Windows of different lengths and prompts, regrouped inside one call, come back in order."""
     corpus = clips("librispeech_test_clean")[:6]
