@@ -7,9 +7,10 @@
   runs; Whisper only once `interval` seconds of new speech are in), or when it is finishing. Free
   workers take the due streams that are furthest behind first; when more are due than workers are
   free, several streams' windows share one batched model call.
-- Overload degrades gracefully: a stream that waits piles up audio, so its next update covers all
-  of it (a longer update interval, the partials in between never computed), and an utterance that
-  ended inside it is flushed as final in the same step. Audio is only appended, never dropped.
+- Overload degrades gracefully: streams about to flush finals go first; a stream that waits piles
+  up audio, so its next update covers all of it (a longer update interval, the partials in between
+  never computed), and an utterance that ended inside it is flushed as final in the same step.
+  Audio is only appended, never dropped.
 - The event loop only appends audio and hands events on; voice activity, Whisper and
   LocalAgreement run in the worker threads. Each room's events leave in `seq` order, one at a time,
   from one delivery task per room, so a slow listener delays only its own room.
@@ -174,8 +175,9 @@ class LiveEngine:
         due = [s for s in self._streams if s.due] if free > 0 else []
         if not due:
             return
-        # Someone awaits a finishing stream; after those, whoever is furthest behind goes first.
-        due.sort(key=lambda s: (not s.finishing, -s.session.backlog))
+        # Finals first: someone awaits a finishing stream, and a pausing one is about to flush;
+        # then whoever is furthest behind.
+        due.sort(key=lambda s: (not s.finishing, not s.session.pausing, -s.session.backlog))
         size = min(self.max_batch, -(-len(due) // free))
         for i in range(0, min(len(due), free * size), size):
             batch = due[i: i + size]

@@ -191,6 +191,11 @@ class StreamingSession:
         return min(self._pushed, self._next_frame * FRAME) / SAMPLE_RATE
 
     @property
+    def pausing(self) -> bool:
+        """The speaker has gone quiet mid-utterance: the next look may flush finals."""
+        return self._speaking and self._silent_run >= self._frames_for(self.config.silence / 2)
+
+    @property
     def done(self) -> bool:
         """Ended, and every sample has been transcribed or found silent."""
         return (self._all_in and not self._frames and not self._speaking
@@ -302,9 +307,9 @@ class StreamingSession:
         if new < self._frames_for(cfg.interval) or \
                 len(self._buffer) < self._frames_for(cfg.first_window):
             return None
-        if self._silent_run >= self._frames_for(cfg.silence / 2):
-            # The speaker has paused: the flush is at most a quarter second away and will commit
-            # everything, so this update would only produce a partial.
+        if self.pausing:
+            # The flush is at most a quarter second away and will commit everything, so this
+            # update would only produce a partial.
             return None
         return False
 
