@@ -257,7 +257,7 @@ class RoomMatch(query.Term):  # type: ignore[misc]
     """`room:value`: rooms whose id is `value` or whose title holds its words in order.
 
     Never handed to whoosh: it is answered from the room table of each index segment (see
-    `_Segment.rooms`), a few thousand titles rather than postings for every segment of them.
+    `_Segment.rooms`): a few thousand titles rather than postings for every segment of them.
     """
 
     def __init__(self, value: str) -> None:
@@ -399,21 +399,36 @@ class _Segment:
         self.room = _numeric_column(reader, "room_key")
         self.visibility = _numeric_column(reader, "visibility")
         self.host = _numeric_column(reader, "host_key")
-        self._rooms: list[tuple[int, str, tuple[str, ...]]] | None = None
+        self._rooms: list[_Room] | None = None
+        self._by_room: npt.NDArray[np.int64] | None = None
         self._lock = threading.Lock()
 
-    def rooms(self, reader: Any) -> list[tuple[int, str, tuple[str, ...]]]:
-        """(room key, room id, title words) for every room with segments here."""
+    def rooms(self, reader: Any) -> tuple[list[_Room], npt.NDArray[np.int64]]:
+        """Every room with segments here, and all docnums ordered by room (each room's run in
+        it is `_Room.first` to `_Room.first + _Room.count`). Built on first use: one stored
+        document read per room."""
         with self._lock:
-            if self._rooms is None:
-                keys, first = np.unique(self.room, return_index=True)
+            if self._rooms is None or self._by_room is None:
+                by_room = np.argsort(self.room, kind="stable").astype(np.int64)
+                keys, firsts, counts = np.unique(self.room[by_room], return_index=True,
+                                                 return_counts=True)
                 table = []
-                for key, docnum in zip(keys.tolist(), first.tolist(), strict=True):
-                    stored = reader.stored_fields(docnum)
+                for key, first, count in zip(keys.tolist(), firsts.tolist(), counts.tolist(),
+                                             strict=True):
+                    stored = reader.stored_fields(int(by_room[first]))
                     words = tuple(t.text for t in TEXT_ANALYZER(stored["room_title"]))
-                    table.append((key, stored["room_id"], words))
-                self._rooms = table
-            return self._rooms
+                    table.append(_Room(key, stored["room_id"], words, first, count))
+                self._rooms, self._by_room = table, by_room
+            return self._rooms, self._by_room
+
+
+@dataclass(frozen=True, slots=True)
+class _Room:
+    key: int
+    room_id: str
+    title_words: tuple[str, ...]
+    first: int
+    count: int
 
 
 _SEGMENTS: OrderedDict[tuple[str, str], _Segment] = OrderedDict()
@@ -485,18 +500,35 @@ class _Leaf:
         ids = np.flatnonzero(mask & self.live()).astype(np.int64)
         return _Hits(ids, np.zeros(ids.size))
 
-    def filter_mask(self, q: query.Query) -> npt.NDArray[np.bool_]:
+    def everything(self) -> _Hits:
+        return self.of_mask(np.ones(self.reader.doc_count_all(), dtype=np.bool_))
+
+    def _rooms_for(self, q: RoomMatch) -> tuple[list[_Room], npt.NDArray[np.int64]]:
+        rooms, by_room = self.columns.rooms(self.reader)
+        return [r for r in rooms if q.matches(r.room_id, r.title_words)], by_room
+
+    def matching(self, q: query.Query) -> _Hits:
+        """Every live document a room or date filter lets through."""
         if isinstance(q, RoomMatch):
-            keys = [key for key, room_id, words in self.columns.rooms(self.reader)
-                    if q.matches(room_id, words)]
-            return np.isin(self.columns.room, np.array(keys, dtype=np.int64))
-        date = self.columns.date
-        mask = np.ones(date.size, dtype=np.bool_)
+            rooms, by_room = self._rooms_for(q)
+            runs = [by_room[r.first:r.first + r.count] for r in rooms]
+            ids = np.sort(np.concatenate(runs)) if runs else np.zeros(0, dtype=np.int64)
+            ids = ids[self.live()[ids]]
+            return _Hits(ids, np.zeros(ids.size))
+        return self.of_mask(self.keep(q, np.arange(self.reader.doc_count_all())))
+
+    def keep(self, q: query.Query, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of `ids` a room or date filter lets through (tested on those ids only)."""
+        if isinstance(q, RoomMatch):
+            keys = np.array([r.key for r in self._rooms_for(q)[0]], dtype=np.int64)
+            return np.isin(self.columns.room[ids], keys)
+        dates = self.columns.date[ids]
+        keep = np.ones(ids.size, dtype=np.bool_)
         if q.start is not None:
-            mask &= date >= q.start
+            keep &= dates >= q.start
         if q.end is not None:
-            mask &= date <= q.end
-        return mask
+            keep &= dates <= q.end
+        return keep
 
     def run(self, q: query.Query) -> _Hits:
         """Whoosh walks the postings (and checks phrase positions)."""
@@ -516,10 +548,9 @@ class _Leaf:
         if _plain(q):
             return self.run(q)
         if _is_filter(q):
-            return self.of_mask(self.filter_mask(q))
+            return self.matching(q)
         if isinstance(q, query.Not):
-            return self.of_mask(np.ones(self.reader.doc_count_all(), dtype=np.bool_)).minus(
-                self.eval(q.query))
+            return self.everything().minus(self.eval(q.query))
         if isinstance(q, query.Or):
             return _Hits.either([self.eval(c) for c in q.subqueries])
         if isinstance(q, query.And):
@@ -537,9 +568,9 @@ class _Leaf:
             part = self.eval(sub)
             hits = part if hits is None else hits.both(part)
         if hits is None:  # filters alone
-            hits = self.of_mask(np.ones(self.reader.doc_count_all(), dtype=np.bool_))
+            hits = self.everything()
         for f in filters:
-            hits = hits.where(self.filter_mask(f)[hits.ids])
+            hits = hits.where(self.keep(f, hits.ids))
         for sub in negative:
             hits = hits.minus(self.eval(sub))
         return hits
