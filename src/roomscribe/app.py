@@ -46,6 +46,8 @@ from roomscribe.rooms.routes import RoomController, provide_rooms
 from roomscribe.rooms.service import RoomService, was_present
 from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcription.live import LiveEngine
+from roomscribe.transcription.streaming import SpeechDetector
+from roomscribe.transcription.vad import SileroVad
 from roomscribe.transcripts.live import SavingCaptionSource
 from roomscribe.transcripts.routes import TranscriptController, provide_transcripts
 from roomscribe.transcripts.service import OfflineTranscriber, TranscriptService
@@ -178,7 +180,7 @@ async def transcripts(app: Litestar) -> AsyncIterator[None]:
     service = TranscriptService(
         app.state.engine, open_storage(app.state.settings), archive=app.state.archive,
         retention=app.state.retention, settings=app.state.settings,
-        transcriber=app.state.transcriber)
+        transcriber=app.state.transcriber, detector=app.state.speech_detector)
     app.state.transcripts = service
     service.start()
     try:
@@ -233,10 +235,12 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                audio_sink: AudioSink | None = None,
                password_hasher: PasswordHasher | None = None,
                transcriber: OfflineTranscriber | None = None,
+               speech_detector: Callable[[], SpeechDetector] = SileroVad,
                clock: Clock | None = None) -> Litestar:
     """The app. Tests pass a fake `caption_source`, a recording `audio_sink`, a cheap hasher,
-    the `transcriber` final passes use (by default the live engine's model) or the `clock` the
-    retention policy reads (`app.state.clock`; a `ManualClock` moves time)."""
+    the `transcriber` and `speech_detector` final passes use (by default the live engine's model
+    and Silero) or the `clock` the retention policy reads (`app.state.clock`; a `ManualClock`
+    moves time)."""
     settings = settings or get_settings()
     channels = ChannelsPlugin(
         backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True,
@@ -256,6 +260,7 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                   transcripts],
         state=State({"settings": settings, "caption_source": caption_source,
                      "audio_sink": audio_sink, "transcriber": transcriber,
+                     "speech_detector": speech_detector,
                      "password_hasher": password_hasher or PasswordHasher(),
                      "clock": clock or system_clock}),
         exception_handlers={RoomscribeError: to_http},

@@ -2,15 +2,14 @@
 with the real live engine, recordings, transcripts and search index, hearing tone bursts.
 
 Speakers send `FakeTranscriber.say` audio: each word is a tone whose pitch names it, so the live
-engine (`FakeTranscriber` + `LoudnessVad`) captions it, and `ToneTranscriber`, the final pass's
-model here, hears the same words in the recorded track: what the final pass finds proves which
-audio reached the track and where it sits on the room clock.
+engine (`FakeTranscriber` + `LoudnessVad`) captions it, and `ToneModel`, the final pass's model
+here, hears the same words in the recorded track: what the final pass finds proves which audio
+reached the track and where it sits on the room clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,10 +22,10 @@ from argon2.profiles import CHEAPEST
 from integration.rooms.harness import Api, RawSocket, running
 from roomscribe.app import create_app
 from roomscribe.config import Settings
-from roomscribe.transcription.engine import Window
 from roomscribe.transcription.fake import FakeTranscriber, LoudnessVad
 from roomscribe.transcription.live import LiveEngine
-from roomscribe.transcription.results import Segment, Word
+from roomscribe.transcription.results import Word
+from roomscribe.transcripts.fake import ToneModel
 
 FRAME_BYTES = 3200
 """100 ms of 16-bit 16 kHz mono PCM, as a browser sends it."""
@@ -43,35 +42,16 @@ def pcm16(audio: npt.NDArray[np.float32]) -> bytes:
     return (np.clip(audio, -1.0, 32767 / 32768) * 32768).astype("<i2").tobytes()
 
 
-class ToneTranscriber:
-    """The final pass's model in tests: names the tone bursts of a whole stretch of track."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[float, float, int]] = []
-        """(offset, seconds, batch size) of each call."""
-        self._ear = FakeTranscriber()
-
-    def transcribe(self, audio: npt.NDArray[np.float32], *, offset: float = 0.0,
-                   batch_size: int = 0) -> list[Segment]:
-        self.calls.append((offset, audio.size / 16_000, batch_size))
-        heard = self._ear.hypothesize([Window(audio=audio, offset=offset, final=True)])[0]
-        if not heard.words:
-            return []
-        words = [*heard.words[:-1], dataclasses.replace(heard.words[-1],
-                                                        text=heard.words[-1].text + ".")]
-        return [Segment(start=words[0].start, end=words[-1].end,
-                        text=" ".join(w.text for w in words), words=tuple(words))]
-
-
 @asynccontextmanager
 async def archive_app(settings: Settings, *, transcriber: Any = None,
                       engine: LiveEngine | None = None) -> AsyncIterator[Api]:
     """The app with a live engine hearing tone bursts; `transcriber` is the final pass's model
-    (a `ToneTranscriber` unless given; pass `False` for none, so one is loaded from settings)."""
+    (a `ToneModel` unless given; pass `False` for none, so one is loaded from settings)."""
     live = engine or LiveEngine(FakeTranscriber(), detector=LoudnessVad)
-    model = ToneTranscriber() if transcriber is None else transcriber or None
+    model = ToneModel() if transcriber is None else transcriber or None
     async with live:
         app = create_app(settings, caption_source=live, transcriber=model,
+                         speech_detector=LoudnessVad,
                          password_hasher=PasswordHasher.from_parameters(CHEAPEST))
         async with running(app) as api:
             yield api

@@ -1,7 +1,12 @@
-"""The final pass's pieces: a track transcribed a window at a time, segments cut at sentences."""
+"""The final pass's pieces: speech clips, a track heard a window at a time, sentence cuts.
+
+Tracks hold tone bursts (`FakeTranscriber.say`), clips are found by `LoudnessVad` and named by
+`ToneModel`, so every word heard can be checked against where it was put on the room clock.
+"""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -10,88 +15,98 @@ import pytest
 
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader, TrackWriter
+from roomscribe.transcription.fake import FakeTranscriber, LoudnessVad
 from roomscribe.transcription.results import Segment, Word
 from roomscribe.transcripts import service
-from roomscribe.transcripts.service import sentences, transcribe_track
+from roomscribe.transcripts.fake import ToneModel
+from roomscribe.transcripts.service import sentences, speech_clips, transcribe_track
 
 RATE = 16_000
+VOICE = FakeTranscriber()
+PHRASES = [["she", "had", "been"], ["out", "with", "them"], ["what", "would", "you"],
+           ["have", "said", "more"], ["all", "the", "one"]]
 
 
-class ScriptedModel:
-    """Hears what a script says was said, as Whisper would in the audio it is given: a segment
-    running past the audio's end comes out cut short, one begun before it as a stray tail."""
-
-    def __init__(self, script: list[Segment]) -> None:
-        self.script = script
-        self.calls: list[tuple[float, float, int]] = []
-
-    def transcribe(self, audio: npt.NDArray[np.float32], *, offset: float = 0.0,
-                   batch_size: int = 0) -> list[Segment]:
-        end = offset + audio.size / RATE
-        self.calls.append((offset, round(end - offset, 3), batch_size))
-        heard = []
-        for s in self.script:
-            if s.end <= offset or s.start >= end:
-                continue
-            if s.start < offset:
-                heard.append(Segment(start=offset, end=min(s.end, end), text="(tail)"))
-            elif s.end > end:
-                heard.append(Segment(start=s.start, end=end, text=s.text + " (cut)"))
-            else:
-                heard.append(s)
-        return heard
+def utterance(words: list[str]) -> tuple[npt.NDArray[np.float32], list[Word]]:
+    return VOICE.say(words, lead=0.0, tail=0.0)
 
 
-class OneLongSegment:
-    """A model that hears a whole window as one segment (Whisper never does)."""
-
-    def transcribe(self, audio: npt.NDArray[np.float32], *, offset: float = 0.0,
-                   batch_size: int = 0) -> list[Segment]:
-        return [Segment(start=offset, end=offset + audio.size / RATE, text=f"at {offset:g}")]
-
-
-@pytest.fixture
-def track(tmp_path: Path) -> TrackReader:
-    """100 s of one speaker's audio from room time 5 s."""
+def track_of(tmp_path: Path, placed: list[tuple[float, list[str]]],
+             length: float) -> tuple[TrackReader, list[tuple[float, str]]]:
+    """A track from room time 5 s to 5 s + `length`, with each phrase at its room time; and
+    every word's room time."""
+    audio = np.zeros(round(length * RATE), dtype=np.float32)
+    said: list[tuple[float, str]] = []
+    for at, words in placed:
+        sound, script = utterance(words)
+        first = round((at - 5.0) * RATE)
+        audio[first:first + sound.size] = sound
+        said += [(at + w.start, w.text) for w in script]
     storage = LocalStorage(tmp_path)
     with TrackWriter(storage, "room", "ada") as writer:
-        writer.append(np.zeros(100 * RATE, dtype=np.int16), at=5.0)
-    return TrackReader(storage, "room", "ada")
+        writer.append(audio, at=5.0)
+    return TrackReader(storage, "room", "ada"), said
+
+
+def heard(segments: list[Segment]) -> list[tuple[float, str]]:
+    return [(w.start, w.text.rstrip(".")) for s in segments for w in s.words]
 
 
 @pytest.fixture(autouse=True)
 def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "WINDOW", 30.0)
     monkeypatch.setattr(service, "OVERLAP", 8.0)
-    monkeypatch.setattr(service, "BATCH_FROM", 20.0)
 
 
-def test_a_long_track_is_heard_whole_once_window_by_window(track: TrackReader) -> None:
-    script = [Segment(start=6.0 + 7 * k, end=11.0 + 7 * k, text=f"sentence {k}.")
-              for k in range(14)]
-    model = ScriptedModel(script)
-    assert transcribe_track(model, track) == script
-    offsets = [offset for offset, _, _ in model.calls]
-    assert offsets[0] == 5.0 and offsets == sorted(set(offsets))
-    # Each later window starts where a sentence its predecessor may have cut off begins.
-    assert set(offsets[1:]) <= {s.start for s in script}
-    assert all(seconds <= 30.0 for _, seconds, _ in model.calls)
-    assert [batch for _, seconds, batch in model.calls] == [
-        8 if seconds > 20.0 else 0 for _, seconds, _ in model.calls]
+def test_a_long_track_is_heard_whole_and_once_window_by_window(tmp_path: Path) -> None:
+    # Phrases every 7.3 s: window edges (every 30 s at most) fall inside some of them.
+    placed = [(6.0 + 7.3 * k, PHRASES[k % len(PHRASES)]) for k in range(13)]
+    track, said = track_of(tmp_path, placed, 100.0)
+    model = ToneModel()
+    found = heard(transcribe_track(model, track, LoudnessVad))
+    assert [w for _, w in found] == [w for _, w in said]
+    assert [t for t, _ in found] == pytest.approx([t for t, _ in said], abs=0.02)
+    offsets = [offset for offset, *_ in model.calls]
+    assert offsets[0] == 5.0 and offsets == sorted(offsets) and len(offsets) > 3
+    assert all(seconds <= 30.0 and batch == service.BATCH_SIZE
+               for _, seconds, batch, _ in model.calls)
 
 
-def test_a_model_hearing_one_segment_a_window_still_gets_through(track: TrackReader) -> None:
-    heard = transcribe_track(OneLongSegment(), track)
-    assert [s.text for s in heard] == ["at 5", "at 35", "at 65", "at 95"]
-    assert heard[-1].end == pytest.approx(105.0)
-
-
-def test_an_empty_track_has_nothing_to_hear(tmp_path: Path) -> None:
-    storage = LocalStorage(tmp_path)
-    TrackWriter(storage, "room", "ada").close()
-    model = ScriptedModel([])
-    assert transcribe_track(model, TrackReader(storage, "room", "ada")) == []
+def test_silence_is_never_sent_to_the_model(tmp_path: Path) -> None:
+    track, _ = track_of(tmp_path, [], 70.0)
+    model = ToneModel()
+    assert transcribe_track(model, track, LoudnessVad) == []
     assert model.calls == []
+
+
+class OneLongSegment:
+    """A model that hears a whole window as one segment (Whisper never does)."""
+
+    def transcribe(self, audio: npt.NDArray[np.float32], *, offset: float = 0.0,
+                   batch_size: int = 0,
+                   clips: list[tuple[float, float]] | None = None) -> list[Segment]:
+        return [Segment(start=offset, end=offset + audio.size / RATE, text=f"at {offset:g}")]
+
+
+def test_a_model_hearing_one_segment_a_window_still_gets_through(tmp_path: Path) -> None:
+    track, _ = track_of(tmp_path, [(5.0 + 3.8 * k, PHRASES[0]) for k in range(26)], 100.0)
+    found = transcribe_track(OneLongSegment(), track, LoudnessVad)
+    assert [s.text for s in found] == ["at 5", "at 35", "at 65", "at 95"]
+
+
+def test_speech_is_clipped_at_pauses_and_never_past_the_longest_clip() -> None:
+    gap = np.zeros(RATE // 2, dtype=np.float32)
+    pause = np.zeros(2 * RATE, dtype=np.float32)
+    sound, _ = utterance(PHRASES[0])  # 1.1 s
+    # Three phrases half a second apart, a 2 s pause, then 40 s of phrases half a second apart.
+    audio = np.concatenate([sound, gap, sound, gap, sound, pause, *[sound, gap] * 25])
+    clips = speech_clips(audio, LoudnessVad())
+    assert clips[0] == pytest.approx((0.0, 4.3 + service.PAD), abs=0.05)
+    assert clips[1][0] == pytest.approx(6.3 - service.PAD, abs=0.05)
+    assert all(end - start <= service.MAX_CLIP for start, end in clips)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(clips))
+    assert clips[-1][1] == pytest.approx(6.3 + 25 * 1.6 - 0.5 + service.PAD, abs=0.05)
+    assert speech_clips(np.zeros(100, dtype=np.float32), LoudnessVad()) == []
 
 
 def words(*spans: tuple[float, str]) -> tuple[Word, ...]:
