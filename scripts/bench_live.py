@@ -109,6 +109,11 @@ class RunResult:
     dropped_seconds: float
     finish_seconds_max: float
     cpu_util: float
+    """This process's CPU time over wall time, as a share of all cores."""
+    cpu_per_audio_second: float
+    """CPU seconds this process spent per second of audio played: the cost, whatever the load."""
+    load_average: float
+    """The machine's 1-minute load average when the run ended (2.0 = both cores busy)."""
     seq_gap_free: bool
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -185,6 +190,7 @@ async def paced_run(opener: Opener, tracks: list[Track], offline: dict[Path, str
         wer=wer(refs, hyps), offline_wer=wer(refs, offline_hyps),
         dropped_seconds=round(max(0.0, audio_seconds - heard()), 3),
         finish_seconds_max=max(finish_times), cpu_util=cpu / wall / (os.cpu_count() or 1),
+        cpu_per_audio_second=cpu / audio_seconds, load_average=os.getloadavg()[0],
         seq_gap_free=all(s == list(range(len(s))) for s in seqs.values()),
     )
 

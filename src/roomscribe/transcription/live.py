@@ -76,7 +76,7 @@ class LiveEngine:
     """Opens live caption streams; see the module docstring. Use from one event loop."""
 
     def __init__(self, transcriber: Hypothesizer, *, config: StreamConfig | None = None,
-                 beam_size: int = 5, max_batch: int = 4,
+                 beam_size: int = 5, max_batch: int = 8,
                  detector: Callable[[], SpeechDetector] = SileroVad,
                  sequencer: Sequencer | None = None) -> None:
         self.transcriber = transcriber
