@@ -3,9 +3,9 @@
 Final pass: a room of three speakers taking turns is built from the human speech in
 ../shared/speech/ (each speaker's clips placed on the room clock with gaps, written through
 `TrackWriter` in 100 ms chunks), mixed down, and every speaker track read back with `TrackReader`
-is transcribed again with tiny.en, sequentially and with the batched pipeline. Speed is room
-seconds per wall second (× real time); word error rate is reported beside it so speed never hides
-a broken pass.
+is transcribed again with tiny.en: sequentially (each whole track through faster-whisper's VAD)
+and batched (every run of every track a clip of one batched call). Speed is room seconds per wall
+second (× real time); word error rate is reported beside it so speed never hides a broken pass.
 
 Indexing: synthetic segments (Zipf-distributed words over a 20,000-word vocabulary in which the
 words people search for sit at their English frequency rank; 6–25 words a segment, 400 segments a
@@ -16,6 +16,10 @@ Search: realistic queries (words, a phrase, speaker:, room:, a date range, OR, N
 anonymous visitor, a member and an admin, newest-first and by relevance, over indexes of each
 `--sizes` segment count. Indexes are built once into `--cache` and reused (building 1,000,000
 segments takes about 15 minutes on 2 cores).
+
+The machine is shared, so beside every wall-clock figure is one from CPU time (this process's
+threads; for the final pass divided by the cores, as if it had them to itself), and the load
+average before and after.
 
     .venv/bin/python scripts/bench_archive.py [--sizes 100000,1000000] [--repeat 5]
         [--cache .bench/archive] [--skip final_pass,indexing,search]
