@@ -346,9 +346,15 @@ def _is_filter(q: query.Query) -> bool:
 
 
 def _plain(q: query.Query) -> bool:
-    """Whoosh can run it alone: words only, no room or date anywhere inside."""
-    if _is_filter(q):
+    """Whoosh can run it alone, at the cost of its words: no room or date anywhere inside, and
+    NOT only beside something it can step through (alone or under OR, whoosh would list every
+    other document one by one; numpy takes those)."""
+    if _is_filter(q) or isinstance(q, query.Not):
         return False
+    if isinstance(q, query.And):
+        positive = [c for c in q.subqueries if not isinstance(c, query.Not)]
+        negated = [c.query for c in q.subqueries if isinstance(c, query.Not)]
+        return bool(positive) and all(_plain(c) for c in positive + negated)
     return bool(q.is_leaf()) or all(_plain(c) for c in q.children())
 
 
@@ -615,10 +621,12 @@ def _cost(q: query.Query, reader: Any) -> int:
     if isinstance(q, query.Not):
         return _cost(q.query, reader)
     if isinstance(q, query.And):
-        # An intersection steps through its rarest side; what is NOTed is walked in full.
+        # An intersection steps through its rarest side. What it NOTs, whoosh skips through
+        # too; only when numpy runs the AND (a room or date is in it) is that walked in full.
         positive = [_cost(c, reader) for c in q.subqueries
                     if not isinstance(c, query.Not) and not _is_filter(c)]
-        negative = [_cost(c, reader) for c in q.subqueries if isinstance(c, query.Not)]
+        negative = [] if _plain(q) else [
+            _cost(c, reader) for c in q.subqueries if isinstance(c, query.Not)]
         return min(positive, default=0) + sum(negative)
     if isinstance(q, query.Or):
         return sum(_cost(c, reader) for c in q.subqueries)
