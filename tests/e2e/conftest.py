@@ -1,4 +1,7 @@
-"""The page tests share one server and one Chromium per run, because each takes seconds to start.
+"""The page tests share one server and one Chromium, because each takes seconds to start.
+
+Package scope, not session: Playwright's sync API keeps an event loop running in the main thread
+while its browser is open, which would break every asyncio test collected after this folder.
 
 `site` serves the app with the rooms tests' fake caption engine (`captions`) and a recording audio
 sink (`recorder`); tests keep apart by using fresh handles and rooms. `browser` is Debian's
@@ -21,17 +24,17 @@ from roomscribe.config import Settings
 FAKE_MEDIA = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def captions() -> FakeCaptionSource:
     return FakeCaptionSource()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def recorder() -> RecordingAudioSink:
     return RecordingAudioSink()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory, captions: FakeCaptionSource,
          recorder: RecordingAudioSink) -> Iterator[Site]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("site") / "data")
@@ -39,7 +42,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, captions: FakeCaptionSource,
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: browser tests need Debian's chromium; "
