@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -192,36 +192,39 @@ class LiveEngine:
         for stream in batch:
             self.stats.max_backlog = max(self.stats.max_backlog, stream.session.backlog)
         loop = asyncio.get_running_loop()
-        results: list[tuple[_Stream, list[Caption]]] = []
         try:
-            results, windows, seconds = await loop.run_in_executor(self._pool, self._work, batch)
-            self.stats.batches += windows > 0
-            self.stats.windows += windows
-            self.stats.busy_seconds += seconds
-        except Exception as err:  # a bug in a session: fail its streams, keep the engine up
-            log.exception("live caption job failed")
-            for stream in batch:
-                stream.fail(err)
+            job = await loop.run_in_executor(self._pool, self._work, batch)
         finally:
             self._busy -= 1
             for stream in batch:
                 stream.busy = False
-        for stream, captions in results:
+        self.stats.batches += job.windows > 0
+        self.stats.windows += job.windows
+        self.stats.busy_seconds += job.seconds
+        for stream, err in job.failed.items():
+            stream.fail(err)
+        for stream, captions in job.captions.items():
             stream.emit(captions)
         self._wakeup()
 
     # -- one job (worker thread) ----------------------------------------------------------------
 
-    def _work(self, batch: list[_Stream]) -> tuple[list[tuple[_Stream, list[Caption]]], int, float]:
+    def _work(self, batch: list[_Stream]) -> _Job:
         started = time.perf_counter()
+        job = _Job()
         windows: list[Window] = []
         owners: list[_Stream] = []
         for stream in batch:
-            window = stream.session.prepare()
+            try:
+                window = stream.session.prepare()
+            except Exception as err:  # a bug: fail this stream, not its batch or the engine
+                log.exception("live caption stream failed (room %s)", stream.room)
+                job.failed[stream] = err
+                continue
+            job.captions[stream] = []
             if window is not None:
                 windows.append(window)
                 owners.append(stream)
-        results: dict[_Stream, list[Caption]] = {s: [] for s in batch}
         if windows:
             try:
                 hyps = self.transcriber.hypothesize(windows, beam_size=self.beam_size)
@@ -231,8 +234,15 @@ class LiveEngine:
                 log.exception("live transcription of %d windows failed", len(windows))
                 hyps = [Hypothesis()] * len(windows)
             for stream, hyp in zip(owners, hyps, strict=True):
-                results[stream] = stream.session.accept(hyp)
-        return list(results.items()), len(windows), time.perf_counter() - started
+                try:
+                    job.captions[stream] = stream.session.accept(hyp)
+                except Exception as err:
+                    log.exception("live caption stream failed (room %s)", stream.room)
+                    del job.captions[stream]
+                    job.failed[stream] = err
+        job.windows = len(windows)
+        job.seconds = time.perf_counter() - started
+        return job
 
     def _closed(self, stream: _Stream) -> None:
         if stream not in self._streams:
@@ -252,6 +262,16 @@ class LiveEngine:
     def _undrain(self, room: str, task: asyncio.Task[None]) -> None:
         if self._draining.get(room) is task:
             del self._draining[room]
+
+
+@dataclass(slots=True)
+class _Job:
+    """What one worker job did, handed back to the event loop."""
+
+    captions: dict[_Stream, list[Caption]] = field(default_factory=dict)
+    failed: dict[_Stream, Exception] = field(default_factory=dict)
+    windows: int = 0
+    seconds: float = 0.0
 
 
 class _Stream:

@@ -184,3 +184,25 @@ async def test_overload_stretches_updates_batches_streams_and_drops_no_audio() -
     assert max(partials) < calm_partials
     # Fair: no stream was starved of updates while the others were served.
     assert min(partials) >= max(partials) // 3
+
+
+async def test_a_broken_stream_fails_alone() -> None:
+    class Broken(LoudnessVad):
+        def score(self, frames: np.ndarray) -> np.ndarray:
+            raise ValueError("voice activity model crashed")
+
+    fake = FakeTranscriber()
+    sink = Sink()
+    audio, script = fake.say(_words(8, seed=8))
+    detectors = iter([Broken(), LoudnessVad()])
+    async with LiveEngine(fake, detector=lambda: next(detectors), max_batch=2) as engine:
+        bad = engine.open(room="r", speaker=Speaker("x", "X"), origin=0.0, sink=sink)
+        ok = engine.open(room="r", speaker=Speaker("s", "S"), origin=0.0, sink=sink)
+        bad.push(audio)
+        with pytest.raises(ValueError, match="crashed"):
+            await bad.finish()
+        with pytest.raises(RuntimeError, match="failed"):
+            bad.push(audio[:CHUNK])
+        await _feed(ok, audio)
+    assert sink.finals("s") == [w.text for w in script]
+    assert [e.seq for e in sink.events] == list(range(len(sink.events)))
