@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
-from roomscribe.transcription.engine import Window
+from roomscribe.transcription.engine import DecodeOptions, Window
 from roomscribe.transcription.fake import SAMPLE_RATE, FakeTranscriber
 from roomscribe.transcription.results import Segment
 
@@ -27,7 +27,8 @@ class ToneModel:
         self._ear = FakeTranscriber()
         self._lock = threading.Lock()
 
-    def transcribe(self, audio: npt.NDArray[np.float32], *, offset: float = 0.0,
+    def transcribe(self, audio: npt.NDArray[np.float32], *,
+                   options: DecodeOptions | None = None, offset: float = 0.0,
                    batch_size: int = 0,
                    clips: list[tuple[float, float]] | None = None) -> list[Segment]:
         spans = clips or [(0.0, audio.size / SAMPLE_RATE)]

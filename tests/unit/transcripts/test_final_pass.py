@@ -15,6 +15,7 @@ import pytest
 
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader, TrackWriter
+from roomscribe.transcription.engine import DecodeOptions
 from roomscribe.transcription.fake import FakeTranscriber, LoudnessVad
 from roomscribe.transcription.results import Segment, Word
 from roomscribe.transcripts import service
@@ -82,7 +83,8 @@ def test_silence_is_never_sent_to_the_model(tmp_path: Path) -> None:
 class OneLongSegment:
     """A model that hears a whole window as one segment (Whisper never does)."""
 
-    def transcribe(self, audio: npt.NDArray[np.float32], *, offset: float = 0.0,
+    def transcribe(self, audio: npt.NDArray[np.float32], *,
+                   options: DecodeOptions | None = None, offset: float = 0.0,
                    batch_size: int = 0,
                    clips: list[tuple[float, float]] | None = None) -> list[Segment]:
         return [Segment(start=offset, end=offset + audio.size / RATE, text=f"at {offset:g}")]
@@ -101,11 +103,11 @@ def test_speech_is_clipped_at_pauses_and_never_past_the_longest_clip() -> None:
     # Three phrases half a second apart, a 2 s pause, then 40 s of phrases half a second apart.
     audio = np.concatenate([sound, gap, sound, gap, sound, pause, *[sound, gap] * 25])
     clips = speech_clips(audio, LoudnessVad())
-    assert clips[0] == pytest.approx((0.0, 4.3 + service.PAD), abs=0.05)
-    assert clips[1][0] == pytest.approx(6.3 - service.PAD, abs=0.05)
+    assert clips[0] == pytest.approx((0.0, 4.3 + service.TAIL), abs=0.05)
+    assert clips[1][0] == pytest.approx(6.3 - service.LEAD, abs=0.05)
     assert all(end - start <= service.MAX_CLIP for start, end in clips)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(clips))
-    assert clips[-1][1] == pytest.approx(6.3 + 25 * 1.6 - 0.5 + service.PAD, abs=0.05)
+    assert clips[-1][1] == pytest.approx(audio.size / RATE)
     assert speech_clips(np.zeros(100, dtype=np.float32), LoudnessVad()) == []
 
 
