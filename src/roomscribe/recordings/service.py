@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 1.0
 """Seconds between fsyncs of a track while its audio arrives (the issue's bound)."""
 
-#: Where a recording or its transcript is in its life; `archived_room` refuses the others.
+#: Recordings needing no more work: `resume` leaves their rooms alone.
 _DONE = (RecordingState.READY, RecordingState.EMPTY, RecordingState.PURGED)
 
 
