@@ -163,7 +163,7 @@ async def recordings(app: Litestar) -> AsyncIterator[None]:
     """`app.state.recordings`: speaker tracks and mixes; the rooms' audio sink unless
     create_app was given one."""
     service = RecordingService(app.state.engine, open_storage(app.state.settings),
-                               app.state.retention)
+                               app.state.retention, clock=app.state.clock)
     app.state.recordings = service
     if app.state.audio_sink is None:
         app.state.audio_sink = service
@@ -180,7 +180,8 @@ async def transcripts(app: Litestar) -> AsyncIterator[None]:
     service = TranscriptService(
         app.state.engine, open_storage(app.state.settings), archive=app.state.archive,
         retention=app.state.retention, settings=app.state.settings,
-        transcriber=app.state.transcriber, detector=app.state.speech_detector)
+        transcriber=app.state.transcriber, detector=app.state.speech_detector,
+        clock=app.state.clock)
     app.state.transcripts = service
     service.start()
     try:

@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_206_PARTIAL_CONTENT
 
 from roomscribe.accounts.tables import Account
 from roomscribe.recordings.service import MixBody, RecordingService
+from roomscribe.retention.service import RETAIN_UNTIL_HEADER
 
 
 def provide_recordings(state: State) -> RecordingService:
@@ -27,12 +28,12 @@ class RecordingController(Controller):
 
     @get("/{room_id:str}/recording", operation_id="getRecording", media_type="audio/ogg")
     async def recording(
-        self, room_id: FromPath[str], caller: NamedDependency[Account],
+        self, room_id: FromPath[str], downloader: NamedDependency[Account],
         recordings: NamedDependency[RecordingService],
         byte_range: Annotated[str | None, HeaderParameter(name="range")] = None,
     ) -> Stream:
         """Host and admins: the room's mix from room time 0; `Range: bytes=…` gets 206 or 416."""
-        return _stream(await recordings.open_mix(caller, room_id, byte_range))
+        return _stream(await recordings.open_mix(downloader, room_id, byte_range))
 
 
 def _stream(body: MixBody) -> Stream:
@@ -40,5 +41,7 @@ def _stream(body: MixBody) -> Stream:
                "Cache-Control": "private, no-store"}
     if body.partial:
         headers["Content-Range"] = f"bytes {body.start}-{body.end - 1}/{body.size}"
+    if body.retain_until is not None:
+        headers[RETAIN_UNTIL_HEADER] = body.retain_until.isoformat()
     return Stream(body.chunks, media_type=body.content_type, headers=headers,
                   status_code=HTTP_206_PARTIAL_CONTENT if body.partial else HTTP_200_OK)

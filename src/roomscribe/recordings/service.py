@@ -29,7 +29,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from roomscribe.recordings.mixdown import MIX_CONTENT_TYPE, mixdown
 from roomscribe.recordings.storage import Storage, check_key, open_storage
 from roomscribe.recordings.tables import Recording, RecordingState
 from roomscribe.recordings.tracks import TrackReader, TrackWriter, track_ids
+from roomscribe.retention.scheduler import Clock, system_clock
 from roomscribe.retention.service import DownloadKind, RetentionService
 from roomscribe.retention.tables import RetentionCreate
 from roomscribe.rooms.tables import EndReason, Room, RoomState
@@ -82,12 +83,13 @@ def archived_room(session: Session, caller: Account, room_id: str) -> Room:
 
 
 def authorize_download(retention: RetentionService, caller: Account, room_id: str,
-                       kind: DownloadKind) -> None:
-    """The retention policy's say (410 once purged or past the deadline), logged as a download.
-    Blocking: call it from a worker thread."""
+                       kind: DownloadKind, clock: Clock) -> datetime:
+    """The retention policy's say (410 once purged or past the deadline), logged as a download;
+    returns the `retain_until` every download states. Blocking: call it from a worker thread."""
     assert caller.id is not None, "stored accounts have ids"
-    retention.authorize_download(room_id, kind=kind, actor_id=caller.id,
-                                 is_admin=caller.is_admin, now=datetime.now(UTC))
+    row = retention.authorize_download(room_id, kind=kind, actor_id=caller.id,
+                                       is_admin=caller.is_admin, now=clock())
+    return row.retain_until
 
 
 # Byte ranges ----------------------------------------------------------------------------------
@@ -136,6 +138,8 @@ class MixBody:
     partial: bool
     """Answering a range request (206)."""
     content_type: str = MIX_CONTENT_TYPE
+    retain_until: datetime | None = None
+    """The retention deadline, stated on every download (None where it is not a download)."""
 
 
 # Crash detection ------------------------------------------------------------------------------
@@ -345,10 +349,11 @@ class RecordingService:
     `close()`, both on the event loop."""
 
     def __init__(self, engine: Engine, storage: Storage, retention: RetentionService, *,
-                 flush_interval: float = FLUSH_INTERVAL) -> None:
+                 flush_interval: float = FLUSH_INTERVAL, clock: Clock = system_clock) -> None:
         self.engine = engine
         self.storage = storage
         self.retention = retention
+        self.clock = clock
         self._writes = _TrackWrites(storage, flush_interval)
         self.mixes = RoomJobs("mixdown", lambda room_id: asyncio.to_thread(self.mix, room_id))
 
@@ -447,17 +452,19 @@ class RecordingService:
             with Session(self.engine) as session:
                 archived_room(session, caller, room_id)
                 row = session.get(Recording, room_id)
+            # Retention first: past the deadline the answer is 410 whatever state the mix is in.
+            retain_until = authorize_download(self.retention, caller, room_id,
+                                              DownloadKind.RECORDING, self.clock)
             if row is None or row.state in (RecordingState.PENDING, RecordingState.FAILED):
                 raise Conflict(f"the recording of room {room_id} is being prepared; "
                                "try again in a minute")
-            authorize_download(self.retention, caller, room_id, DownloadKind.RECORDING)
             if row.state is not RecordingState.READY or row.key is None:
                 raise NotFound(f"no audio was recorded in room {room_id}")
             size = self.storage.size(row.key)
             wanted = byte_range(range_header, size)
             start, end = wanted or (0, size)
             return MixBody(self.storage.stream(row.key, start, end), start, end, size,
-                           partial=wanted is not None)
+                           partial=wanted is not None, retain_until=retain_until)
 
         return await asyncio.to_thread(work)
 

@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from roomscribe.accounts.tables import Account
 from roomscribe.captions.formats import Format
+from roomscribe.retention.service import RETAIN_UNTIL_HEADER
 from roomscribe.transcripts.schemas import CorrectionCreate, SegmentsPublic, TranscriptPublic
 from roomscribe.transcripts.service import Export, TranscriptService
 
@@ -31,13 +32,13 @@ class TranscriptController(Controller):
 
     @get(ROOM, operation_id="exportTranscript")
     async def export(
-        self, room_id: FromPath[str], caller: NamedDependency[Account],
+        self, room_id: FromPath[str], downloader: NamedDependency[Account],
         transcripts: NamedDependency[TranscriptService],
         fmt: Annotated[Format, QueryParameter(name="format")] = "vtt",
         version: FromQuery[int | None] = None,
     ) -> Response[str]:
         """The archived transcript (or `version`) as WebVTT with voice spans, SRT, text or JSON."""
-        return _download(await transcripts.export(caller, room_id, fmt, version))
+        return _download(await transcripts.export(downloader, room_id, fmt, version))
 
     @get(ROOM + "/versions", operation_id="getTranscript")
     async def info(self, room_id: FromPath[str], caller: NamedDependency[Account],
@@ -62,4 +63,5 @@ class TranscriptController(Controller):
 
 def _download(export: Export) -> Response[str]:
     return Response(export.content, media_type=export.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{export.filename}"'})
+        "Content-Disposition": f'attachment; filename="{export.filename}"',
+        RETAIN_UNTIL_HEADER: export.retain_until.isoformat()})

@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -52,6 +53,7 @@ from roomscribe.errors import Conflict, Gone, InvalidInput, ModelUnavailable, No
 from roomscribe.recordings.service import RoomJobs, archived_room, authorize_download
 from roomscribe.recordings.storage import Storage
 from roomscribe.recordings.tracks import TrackReader, track_ids
+from roomscribe.retention.scheduler import Clock, system_clock
 from roomscribe.retention.service import DownloadKind, RetentionService
 from roomscribe.rooms.tables import Member, Room, RoomState
 from roomscribe.transcription.engine import DecodeOptions, Transcriber
@@ -207,6 +209,7 @@ class Export:
     content: str
     media_type: str
     filename: str
+    retain_until: datetime
 
 
 class TranscriptService:
@@ -220,8 +223,10 @@ class TranscriptService:
     def __init__(self, engine: Engine, storage: Storage, *, archive: ArchiveService,
                  retention: RetentionService, settings: Settings,
                  transcriber: OfflineTranscriber | None = None,
-                 detector: Callable[[], SpeechDetector] = SileroVad) -> None:
+                 detector: Callable[[], SpeechDetector] = SileroVad,
+                 clock: Clock = system_clock) -> None:
         self.engine = engine
+        self.clock = clock
         self.storage = storage
         self.archive = archive
         self.retention = retention
@@ -390,9 +395,9 @@ class TranscriptService:
                      version: int | None = None) -> Export:
         """A version (the archived one by default) as VTT, SRT, text or JSON."""
         def work() -> Export:
-            number, rows = self._readable(caller, room_id, version)
+            retain_until, number, rows = self._readable(caller, room_id, version)
             content = render([to_segment(row) for row in rows], fmt)
-            return Export(content, MEDIA_TYPES[fmt], f"{room_id}-v{number}.{fmt}")
+            return Export(content, MEDIA_TYPES[fmt], f"{room_id}-v{number}.{fmt}", retain_until)
 
         return await asyncio.to_thread(work)
 
@@ -400,7 +405,7 @@ class TranscriptService:
                        version: int | None = None) -> SegmentsPublic:
         """A version's segments in time order, numbered as corrections refer to them."""
         def work() -> SegmentsPublic:
-            number, rows = self._readable(caller, room_id, version)
+            _, number, rows = self._readable(caller, room_id, version)
             return SegmentsPublic(room_id=room_id, version=number, segments=[
                 SegmentPublic(index=i, speaker_id=row.speaker_id, speaker=row.speaker_name,
                               start=row.start, end=row.end, text=row.text)
@@ -409,16 +414,17 @@ class TranscriptService:
         return await asyncio.to_thread(work)
 
     def _readable(self, caller: Account, room_id: str,
-                  version: int | None) -> tuple[int, list[TranscriptSegment]]:
+                  version: int | None) -> tuple[datetime, int, list[TranscriptSegment]]:
         with Session(self.engine) as session:
             archived_room(session, caller, room_id)
-        authorize_download(self.retention, caller, room_id, DownloadKind.TRANSCRIPT)
+        retain_until = authorize_download(self.retention, caller, room_id,
+                                          DownloadKind.TRANSCRIPT, self.clock)
         with Session(self.engine) as session:
             transcript = _transcript(session, room_id)
             number = transcript.current if version is None else version
             if session.get(TranscriptVersion, (room_id, number)) is None:
                 raise NotFound(f"room {room_id} has no transcript version {number}")
-            return number, _rows(session, room_id, number)
+            return retain_until, number, _rows(session, room_id, number)
 
     async def info(self, caller: Account, room_id: str) -> TranscriptPublic:
         """Where the transcript is (final pass pending or done) and its versions."""

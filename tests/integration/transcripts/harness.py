@@ -44,14 +44,14 @@ def pcm16(audio: npt.NDArray[np.float32]) -> bytes:
 
 @asynccontextmanager
 async def archive_app(settings: Settings, *, transcriber: Any = None,
-                      engine: LiveEngine | None = None) -> AsyncIterator[Api]:
+                      engine: LiveEngine | None = None, clock: Any = None) -> AsyncIterator[Api]:
     """The app with a live engine hearing tone bursts; `transcriber` is the final pass's model
     (a `ToneModel` unless given; pass `False` for none, so one is loaded from settings)."""
     live = engine or LiveEngine(FakeTranscriber(), detector=LoudnessVad)
     model = ToneModel() if transcriber is None else transcriber or None
     async with live:
         app = create_app(settings, caption_source=live, transcriber=model,
-                         speech_detector=LoudnessVad,
+                         speech_detector=LoudnessVad, clock=clock,
                          password_hasher=PasswordHasher.from_parameters(CHEAPEST))
         async with running(app) as api:
             yield api
