@@ -61,7 +61,7 @@ import httpx
 import numpy as np
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -157,7 +157,7 @@ async def crowd_listener(url: str, deflate: bool, crowd: Crowd, deadline: float,
     try:
         ws = await connect(url, compression="deflate" if deflate else None, open_timeout=120,
                            max_queue=None)
-    except (OSError, TimeoutError, ConnectionClosed):
+    except (OSError, TimeoutError, WebSocketException):  # refused, timed out, or an HTTP error
         crowd.failed += 1
         joined.set()
         return
@@ -342,7 +342,7 @@ async def phase(args: argparse.Namespace, api: Api, server: int, port: int, list
     problems = []
     try:
         speaker = await speak(f"{ws_base}/audio?token={api.tokens['speaker']}", pcm)
-    except (OSError, TimeoutError, ConnectionClosed) as err:
+    except (OSError, TimeoutError, WebSocketException) as err:
         # A server too busy to let the speaker in is a finding, not a crash of the benchmark.
         problems.append(f"speaker: {type(err).__name__}: {err}")
         speaker = None
