@@ -26,10 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers.speech import SPEECH_DIR, Clip, manifest, wer
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
-from roomscribe.transcription.engine import Transcriber
+from roomscribe.transcription.engine import DecodeOptions, Transcriber
 from roomscribe.transcription.results import Segment
 
 GAP = 1.0  # seconds of silence between joined clips in the batched run
+# The batched pipeline decodes each clip as one window; with timestamp tokens it drops sentences
+# of long clips (the final pass found the same), so like the final pass it decodes without them.
+BATCHED = DecodeOptions(without_timestamps=True)
 
 
 def sequential(tr: Transcriber, audios: list[np.ndarray]) -> list[str]:
@@ -51,8 +54,10 @@ def batched(tr: Transcriber, audios: list[np.ndarray], batch_size: int) -> list[
         pieces += [audio, gap]
         t += seconds + GAP
     if not spans:
-        return [" ".join(s.text for s in tr.transcribe(a, batch_size=batch_size)) for a in audios]
-    segments = tr.transcribe(np.concatenate(pieces), batch_size=batch_size, clips=spans)
+        return [" ".join(s.text for s in tr.transcribe(a, batch_size=batch_size, options=BATCHED))
+                for a in audios]
+    segments = tr.transcribe(np.concatenate(pieces), batch_size=batch_size, clips=spans,
+                             options=BATCHED)
     texts: list[list[str]] = [[] for _ in audios]
     for seg in segments:
         texts[_owner(seg, spans)].append(seg.text)
