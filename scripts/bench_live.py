@@ -316,6 +316,7 @@ async def live_run(transcriber: Transcriber, tracks: list[Track],
         "model_batches": stats.batches, "windows": stats.windows,
         "mean_batch": round(stats.windows / max(1, stats.batches), 2),
         "max_backlog_seconds": round(stats.max_backlog, 2),
+        "mean_window_seconds": round(stats.window_seconds / max(1, stats.windows), 2),
     }
     return result
 
@@ -369,6 +370,8 @@ def main() -> None:
     parser.add_argument("--compare-workers", action="store_true",
                         help="also run 8 streams with the other pool shape (1×2 vs 2×1)")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--streams", help="comma-separated stream counts to run instead of the "
+                        "capacity search (skips the accuracy run and the baseline)")
     args = parser.parse_args()
     seconds = args.seconds or (15.0 if args.quick else 30.0)
 
@@ -394,6 +397,18 @@ def main() -> None:
                     "x_realtime": round(sum(a.size for a in audios.values()) / SR
                                         / offline_seconds, 1)},
     }
+
+    async def fixed(counts: list[int]) -> None:
+        report["runs"] = []
+        for n in counts:
+            result = await live_run(transcriber, make_tracks(n, seconds, pool, audios), offline)
+            report["runs"].append(result.json())
+            log(json.dumps(report["runs"][-1]))
+
+    if args.streams:
+        asyncio.run(fixed([int(n) for n in args.streams.split(",")]))
+        print(json.dumps(report, indent=2))
+        return
 
     async def run() -> None:
         # Accuracy: the whole corpus once, dealt over 4 concurrent streams.

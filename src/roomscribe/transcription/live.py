@@ -64,6 +64,8 @@ class EngineStats:
     """Windows transcribed (a batch holds one or more)."""
     busy_seconds: float = 0.0
     """Wall time workers spent in jobs, summed over workers."""
+    window_seconds: float = 0.0
+    """Audio in the windows transcribed, summed: what the model was asked to hear."""
     max_backlog: float = 0.0
     """The furthest any stream fell behind, in seconds of audio not yet heard."""
     pushed_seconds: float = 0.0
@@ -201,6 +203,7 @@ class LiveEngine:
         self.stats.batches += job.windows > 0
         self.stats.windows += job.windows
         self.stats.busy_seconds += job.seconds
+        self.stats.window_seconds += job.window_seconds
         for stream, err in job.failed.items():
             stream.fail(err)
         for stream, captions in job.captions.items():
@@ -241,6 +244,7 @@ class LiveEngine:
                     del job.captions[stream]
                     job.failed[stream] = err
         job.windows = len(windows)
+        job.window_seconds = sum(w.duration for w in windows)
         job.seconds = time.perf_counter() - started
         return job
 
@@ -271,6 +275,7 @@ class _Job:
     captions: dict[_Stream, list[Caption]] = field(default_factory=dict)
     failed: dict[_Stream, Exception] = field(default_factory=dict)
     windows: int = 0
+    window_seconds: float = 0.0
     seconds: float = 0.0
 
 
