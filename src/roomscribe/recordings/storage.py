@@ -45,19 +45,15 @@ class Appender(Protocol):
     @property
     def size(self) -> int:
         """Bytes in the object so far, including what was there before it was opened."""
-        ...
 
     def write(self, data: bytes) -> None:
         """Append `data`. Locally it is in the OS on return, so a killed process keeps it."""
-        ...
 
     def flush(self) -> None:
         """Make everything written so far durable (fsync locally; upload the tail on a bucket)."""
-        ...
 
     def close(self) -> None:
         """Flush and release. Closing twice is harmless."""
-        ...
 
     def __enter__(self) -> Self: ...
 
@@ -69,34 +65,27 @@ class Storage(Protocol):
 
     def put(self, key: str, data: bytes | Iterable[bytes]) -> None:
         """Store an object whole. Readers see the old object or the new one, never a mix."""
-        ...
 
     def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
         """Bytes `[start, end)` of an object (all of it by default); past the end reads short."""
-        ...
 
     def stream(self, key: str, start: int = 0, end: int | None = None,
                chunk_size: int = _CHUNK) -> Iterator[bytes]:
         """Like `get`, in chunks: serves large objects and HTTP ranges without loading them."""
-        ...
 
     def append(self, key: str) -> Appender:
         """Open an object for appending, creating it if needed."""
-        ...
 
     def exists(self, key: str) -> bool: ...
 
     def list(self, prefix: str = "") -> list[str]:
         """Every key under `prefix` (a key path), sorted."""
-        ...
 
     def size(self, prefix: str) -> int:
         """Total bytes of the objects under `prefix` (the object's size when it is one key)."""
-        ...
 
     def delete(self, prefix: str) -> int:
         """Delete every object under `prefix` (never empty) and return how many; none is fine."""
-        ...
 
 
 def open_storage(settings: Settings) -> Storage:

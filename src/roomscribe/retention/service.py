@@ -74,7 +74,6 @@ class Purger(Protocol):
 
     def purge(self, room_id: str) -> int:
         """Remove everything this domain keeps for `room_id`; return the bytes freed."""
-        ...
 
 
 def load_purgers(settings: Settings, engine: Engine) -> list[Purger]:

@@ -43,11 +43,9 @@ class CaptionSource(Protocol):
     def open(self, *, room: str, speaker: Speaker, origin: float,
              sink: CaptionSink) -> LiveStream:
         """`origin` is the room time (seconds since the room started) of the first sample."""
-        ...
 
     def forget(self, room: str) -> None:
         """The room has ended: drop what was kept for it across streams (its `seq` count)."""
-        ...
 
 
 class AudioTrack(Protocol):
@@ -55,11 +53,9 @@ class AudioTrack(Protocol):
 
     def write(self, pcm: bytes) -> None:
         """Append 16-bit LE mono 16 kHz PCM as received. Must not block the event loop."""
-        ...
 
     async def close(self) -> None:
         """Make everything written so far durable."""
-        ...
 
 
 class AudioSink(Protocol):

@@ -79,11 +79,9 @@ class RoomListener(Protocol):
 
     async def room_ended(self, room: Room) -> None:
         """The room ended: by its host, or, after a crash, by the next start."""
-        ...
 
     async def room_changed(self, room: Room) -> None:
         """Its title or visibility may have changed."""
-        ...
 
 
 class RoomService:

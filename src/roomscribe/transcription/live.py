@@ -51,7 +51,7 @@ class Hypothesizer(Protocol):
     """How many calls may run at once (CTranslate2 replicas); the engine's pool size."""
 
     def hypothesize(self, windows: Sequence[Window], *, beam_size: int = 1) -> list[Hypothesis]:
-        ...
+        """One hypothesis per window, in order; blocking (called from the engine's pool)."""
 
 
 @dataclass(slots=True)

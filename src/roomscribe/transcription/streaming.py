@@ -43,7 +43,6 @@ class SpeechDetector(Protocol):
 
     def score(self, frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Speech probability of each row of `frames` (shape (n, FRAME)), continuing the stream."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
