@@ -251,6 +251,22 @@ class Transcriber:
         out[:, :used] = head[:, :used]
         return out
 
+    def _unloop(self, prefix: list[int], new: list[int]) -> list[int]:
+        """`new` cut where a repetition loop begins, looking across the prefix too (the model
+        likes to say again what it was just made to say).
+
+        Cut before alignment: aligning both copies squeezes the first onto no audio at all and
+        puts the second where the words were said, so dropping either copy afterwards loses the
+        words or their times.
+        """
+        words, tokens = self._tokenizer.split_to_word_tokens(prefix + new)
+        starts = np.cumsum([0] + [len(t) for t in tokens])
+        spoken = [i for i, w in enumerate(words) if _plain(w)]  # punctuation does not repeat
+        at = _loop_start([words[i] for i in spoken])
+        if at == len(spoken):
+            return new
+        return new[: max(0, int(starts[spoken[at]]) - len(prefix))]
+
     def _hypothesize(self, windows: list[Window], prompts: list[tuple[list[int], int]],
                      beam_size: int) -> list[Hypothesis]:
         tok = self._tokenizer
@@ -273,7 +289,8 @@ class Transcriber:
         stats: list[tuple[float, float]] = []
         for (_, n_prefix), n, res in zip(prompts, sizes, results, strict=True):
             seq = [t for t in res.sequences_ids[0] if t < tok.eot]
-            new = seq[n_prefix:][: int(_TOKENS_PER_SECOND * n / SAMPLE_RATE) + 8]
+            new = self._unloop(seq[:n_prefix],
+                               seq[n_prefix:][: int(_TOKENS_PER_SECOND * n / SAMPLE_RATE) + 8])
             avg_logprob = res.scores[0] * len(seq) / (len(seq) + 1)
             text = tok.decode(new)
             if (not text.strip() or _is_hallucination(text, res.no_speech_prob, avg_logprob)):
@@ -327,21 +344,18 @@ def _words(alignment: list[dict[str, Any]], n_prefix: int, offset: float,
            duration: float) -> tuple[Word, ...]:
     """The words after the first `n_prefix` tokens, without what Whisper invented past the audio.
 
-    Three failure modes of a short window are cut off here: a repetition loop (looked for across
-    the prefix too, since the model loves to repeat what it was just forced to say), a run of
-    zero-length words (text the alignment could place on no audio at all), and zero-length words
-    at the very end (the model continuing its prompt past the last sample).
+    Two failure modes of a short window are cut off here (loops were cut before alignment): a
+    run of zero-length words (text the alignment could place on no audio at all), and
+    zero-length words at the very end (the model continuing its prompt past the last sample).
     """
     merge_punctuations(alignment, _PREPEND, _APPEND)
-    spans: list[tuple[float, float, str, float, bool]] = []
+    words: list[tuple[float, float, str, float]] = []
     seen = 0
     for item in alignment:
         first, seen = seen, seen + len(item["tokens"])
-        if item["word"].strip():
-            spans.append((float(item["start"]), min(float(item["end"]), duration),
-                          item["word"].strip(), float(item["probability"]), first >= n_prefix))
-    spans = spans[: _loop_start([w[2] for w in spans])]
-    words = [w[:4] for w in spans if w[4]]
+        if item["word"].strip() and first >= n_prefix:
+            words.append((float(item["start"]), min(float(item["end"]), duration),
+                          item["word"].strip(), float(item["probability"])))
     for i in range(len(words) - 1):
         if words[i][1] - words[i][0] < _INSTANT and words[i + 1][1] - words[i + 1][0] < _INSTANT:
             words = words[:i]
