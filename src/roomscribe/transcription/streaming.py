@@ -53,9 +53,11 @@ class StreamConfig:
     """Seconds of new speech between hypotheses; more when the engine is behind. Measured on the
     corpus with beam 5: 0.5 s made LocalAgreement commit more of tiny.en's unstable guesses (live
     WER 5.0% against 3.6% offline), 1.0 s kept within a point (4.2%)."""
-    poll: float = 0.25
+    poll: float = 0.1
     """How much new audio the engine lets pile up before voice activity looks at it: the delay
-    to notice that an utterance ended. Costs about a millisecond a look."""
+    to notice that an utterance ended, or that `interval` is up. Costs about a millisecond a
+    look; at 8 streams 0.1 s measured final latency p50/p95 1.13/1.80 s against 1.36/2.15 s for
+    0.25 s, for 7% more CPU."""
     first_window: float = 1.0
     """The first hypothesis of an utterance waits for this much audio (with the pre-roll)."""
     silence: float = 0.5
