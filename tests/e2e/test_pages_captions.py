@@ -7,6 +7,7 @@ would send it: 100 ms binary frames of 16 kHz mono 16-bit PCM.
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -245,6 +246,37 @@ def test_a_dropped_connection_reconnects_without_repeating_captions(
         # The two finals replayed to the new connection are not shown twice.
         sam.say(PER_FINAL)
         expect(tab.locator("#caption-log .caption")).to_have_count(3)
+
+
+def test_a_partial_that_overtook_its_final_stays_on_show(site: Site, browser: Browser) -> None:
+    """Events can arrive out of `seq` order (a final is saved before it is published): a final
+    removes only the partial it supersedes, and a stale partial never replaces a newer one."""
+    room, _, _, listener = cast(site)
+    sockets: list[WebSocketRoute] = []
+
+    def relay(socket: WebSocketRoute) -> None:
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    def event(kind: str, seq: int, text: str) -> str:
+        return json.dumps({"type": kind, "room": room, "seq": 1000 + seq,
+                           "speaker": {"id": "s1", "name": "Sam"}, "start": seq, "end": seq + 1,
+                           "text": text, "words": []})
+
+    with site.tab(browser, listener) as tab:
+        tab.route_web_socket(re.compile(r".*/captions$"), relay)
+        open_room(tab, site, f"/r/{room}")
+        partial = tab.locator("#caption-partial p")
+        sockets[0].send(event("partial", 2, "and then the"))
+        sockets[0].send(event("final", 1, "It began."))
+        expect(tab.locator("#caption-log .caption")).to_have_count(1)
+        expect(partial).to_contain_text("and then the")
+        sockets[0].send(event("partial", 0, "It beg"))
+        sockets[0].send(event("partial", 3, "and then the rain"))
+        expect(partial).to_contain_text("and then the rain")
+        expect(partial).to_have_count(1)
+        sockets[0].send(event("final", 4, "And then the rain came."))
+        expect(partial).to_have_count(0)
 
 
 def test_without_websockets_captions_come_over_server_sent_events(

@@ -62,7 +62,15 @@ class FakeStream:
                              text=f"{self.speaker.name} {self.committed}-{self.samples}")
         if kind == "final":
             self.committed = self.samples
-        self._tasks.append(asyncio.get_running_loop().create_task(self.sink(event)))
+        # In seq order, as the real engine's outbox delivers: a final that is saved before it is
+        # published must not be overtaken by the partial after it.
+        before = self._tasks[-1] if self._tasks else None
+        self._tasks.append(asyncio.get_running_loop().create_task(self._deliver(before, event)))
+
+    async def _deliver(self, before: asyncio.Task[None] | None, event: CaptionEvent) -> None:
+        if before is not None:
+            await asyncio.wait([before])  # its failure is its own; gather reports it
+        await self.sink(event)
 
     async def finish(self) -> None:
         if self.samples > self.committed:

@@ -163,7 +163,8 @@ export class CaptionView {
     if (this.seen.size > REMEMBER) this.seen.delete(this.seen.values().next().value);
     const speaker = event.speaker.id;
     this.heard.set(speaker, Math.max(event.seq, this.heard.get(speaker) ?? -1));
-    this.dropPartial(speaker);
+    // Only a partial this final supersedes goes; a newer one (sent after it) stays on show.
+    if (Number(this.lines.get(speaker)?.dataset.seq ?? -1) < event.seq) this.dropPartial(speaker);
     const text = event.text.trim();
     if (!text) return;
     this.log.querySelector(".caption-placeholder")?.remove();
@@ -185,12 +186,14 @@ export class CaptionView {
     // A partial older than its speaker's latest final has been overtaken by it.
     if (event.seq <= (this.heard.get(event.speaker.id) ?? -1)) return;
     let line = this.lines.get(event.speaker.id);
+    if (line && Number(line.dataset.seq) > event.seq) return; // a newer one is on show
     if (!line) {
       line = document.createElement("p");
       line.append(speakerName(event.speaker.name), document.createElement("span"));
       this.partials.append(line);
       this.lines.set(event.speaker.id, line);
     }
+    line.dataset.seq = String(event.seq);
     line.lastElementChild.textContent = event.text.trim();
   }
 
