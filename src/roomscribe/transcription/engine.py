@@ -11,6 +11,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,14 @@ CTranslate2's Whisper encoder accepts."""
 PROMPT_TOKENS = 64
 """Committed text fed back as context, in tokens. Whisper allows 223; a short tail carries the
 spelling and style that matter, and costs less to decode."""
+
+MAX_CLIP = 29.0
+"""Longest offline clip in one window, in seconds: with at least 1 s of padding it stays within
+the 30 s Whisper hears; longer clips are cut in equal parts."""
+
+CLIP_PAD = 2.0
+"""Silence after an offline clip, in seconds (less for a clip near `MAX_CLIP`): as for live
+windows, Whisper wants room after the last word, not 30 s of it."""
 
 _TOKENS_PER_SECOND = 7.0
 """A ceiling on speech: fast English runs near 4 words (about 5.5 tokens) a second, so a window that
@@ -107,6 +116,8 @@ class Hypothesis:
 
     words: tuple[Word, ...] = ()
     """In room time, in order, non-overlapping."""
+    text: str = ""
+    """The words as Whisper spelt them together ("half-grown", not "half -grown")."""
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
 
@@ -120,6 +131,9 @@ class DecodeOptions:
     initial_prompt: str | None = None
     beam_size: int = 5
     without_timestamps: bool = False
+    padded: bool = False
+    """With `batch_size` and `clips`: pad every clip to 30 s in faster-whisper's batched pipeline,
+    its own way, instead of to its length (kept to compare against, in `bench_offline.py`)."""
 
 
 class Transcriber:
@@ -172,8 +186,9 @@ class Transcriber:
     ) -> list[Segment]:
         """Transcribe 16 kHz mono audio; times are shifted by `offset` seconds.
 
-        `batch_size > 0` uses faster-whisper's batched pipeline (VAD-chunked, several chunks per
-        model call), which is faster on long audio.
+        `batch_size > 0` decodes several chunks per model call, which is faster on long audio:
+        with `clips` (spans in seconds, at pauses), each clip padded only to its own length
+        (`_transcribe_clips`); without, faster-whisper's batched pipeline chunks by its VAD.
         """
         opts = options or DecodeOptions()
         common: dict[str, Any] = {
@@ -183,6 +198,8 @@ class Transcriber:
             "initial_prompt": opts.initial_prompt,
             "without_timestamps": opts.without_timestamps,
         }
+        if batch_size > 0 and clips and not opts.padded:
+            return self._transcribe_clips(audio, clips, opts, offset, batch_size)
         if batch_size > 0:
             spans = [{"start": a, "end": b} for a, b in clips] if clips else None
             segments, _ = self.batched.transcribe(
@@ -198,6 +215,40 @@ class Transcriber:
                 **common,
             )
         return list(_convert(segments, offset))
+
+    def _transcribe_clips(self, audio: npt.NDArray[np.float32], clips: list[tuple[float, float]],
+                          opts: DecodeOptions, offset: float, batch_size: int) -> list[Segment]:
+        """One segment per clip, `batch_size` clips of similar length per model call, each
+        padded with at most `CLIP_PAD` of silence rather than to 30 s (the batched pipeline's
+        way): a 10 s clip costs a third of the encoder time. Word times come from alignment,
+        as for live windows, so `without_timestamps` is implied."""
+        windows: list[Window] = []
+        for a, b in clips:
+            first, last = max(0, int(a * SAMPLE_RATE)), min(audio.size, int(b * SAMPLE_RATE))
+            # A clip longer than one window is cut in equal parts (callers cut at pauses first).
+            parts = max(1, -(-(last - first) // int(MAX_CLIP * SAMPLE_RATE)))
+            edges = np.linspace(first, last, parts + 1).astype(int)
+            windows += [Window(audio=audio[x:y], offset=offset + x / SAMPLE_RATE,
+                               prompt=opts.initial_prompt or "", final=True)
+                        for x, y in pairwise(edges.tolist()) if y > x]
+        prompts = [self._prompt(w) for w in windows]
+        order = sorted(range(len(windows)), key=lambda i: windows[i].duration)
+        groups: list[list[int]] = []
+        for i in order:
+            if (not groups or len(groups[-1]) >= batch_size or windows[i].duration + CLIP_PAD
+                    > _BATCH_SPREAD * (windows[groups[-1][0]].duration + CLIP_PAD)):
+                groups.append([i])
+            else:
+                groups[-1].append(i)
+        found: list[Hypothesis] = [Hypothesis()] * len(windows)
+        for members in groups:
+            hyps = self._hypothesize([windows[i] for i in members], [prompts[i] for i in members],
+                                     opts.beam_size, limit=MAX_CLIP, pad=CLIP_PAD, whole=True)
+            for i, hyp in zip(members, hyps, strict=True):
+                found[i] = hyp
+        return [Segment(start=h.words[0].start, end=h.words[-1].end, text=h.text,
+                        words=h.words if opts.word_timestamps else ())
+                for h in found if h.words]
 
     def hypothesize(self, windows: Sequence[Window], *, beam_size: int = 1) -> list[Hypothesis]:
         """Transcribe several streams' windows in as few model calls as possible.
@@ -268,10 +319,15 @@ class Transcriber:
         return new[: max(0, int(starts[spoken[at]]) - len(prefix))]
 
     def _hypothesize(self, windows: list[Window], prompts: list[tuple[list[int], int]],
-                     beam_size: int) -> list[Hypothesis]:
+                     beam_size: int, *, limit: float | None = None,
+                     pad: float | None = None, whole: bool = False) -> list[Hypothesis]:
+        """`whole`: each window is a complete utterance (an offline clip), so words the alignment
+        puts in the padding are the clip's last words said near its edge, and are kept."""
         tok = self._tokenizer
-        sizes = [min(w.audio.size, int(MAX_WINDOW * SAMPLE_RATE)) for w in windows]
-        total = max(sizes) + int(WINDOW_PAD * SAMPLE_RATE)
+        limit = MAX_WINDOW if limit is None else limit  # read at call time: tests patch them
+        pad = WINDOW_PAD if pad is None else pad
+        sizes = [min(w.audio.size, int(limit * SAMPLE_RATE)) for w in windows]
+        total = min(max(sizes) + int(pad * SAMPLE_RATE), 30 * SAMPLE_RATE)
         hop = self.model.feature_extractor.hop_length
         frames = total // hop - (total // hop) % 2
         features = np.stack([self._features(w.audio[:n], frames)
@@ -279,9 +335,15 @@ class Transcriber:
         encoded = self.model.model.encode(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features)), to_cpu=False)
         budget = int(_TOKENS_PER_SECOND * max(sizes) / SAMPLE_RATE) + 8
+        # CTranslate2 returns at most min(max_length / 2, max_length - prompt + 1) tokens, the
+        # prefix included (measured). For a whole clip the budget is given in full: counted from
+        # the prompt alone it cut long clips' last words ("died in a few hours from the"). Live
+        # windows keep the tighter cap they were tuned and measured with (bench_live.py): a
+        # window cut mid-word runs on past its audio, and the next window hears the rest.
+        longest = max(len(p) for p, _ in prompts) + budget
         results = self.model.model.generate(
             encoded, [p for p, _ in prompts], beam_size=beam_size,
-            max_length=min(self.model.max_length, max(len(p) for p, _ in prompts) + budget),
+            max_length=min(self.model.max_length, 2 * longest if whole else longest),
             return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=self._suppress,
         )
@@ -302,8 +364,10 @@ class Transcriber:
         out = []
         for w, n, (_, n_prefix), alignment, (no_speech, logprob) in zip(
                 windows, sizes, prompts, alignments, stats, strict=True):
-            words = _words(alignment, n_prefix, w.offset, n / SAMPLE_RATE)
-            out.append(Hypothesis(words=words, no_speech_prob=round(float(no_speech), 4),
+            words, text = _words(alignment, n_prefix, w.offset, n / SAMPLE_RATE,
+                                 heard=(total if whole else n) / SAMPLE_RATE)
+            out.append(Hypothesis(words=words, text=text,
+                                  no_speech_prob=round(float(no_speech), 4),
                                   avg_logprob=round(float(logprob), 4)))
         return out
 
@@ -340,13 +404,16 @@ class _LogMel:
         return np.asarray((log_spec + 4.0) / 4.0, dtype=np.float32)
 
 
-def _words(alignment: list[dict[str, Any]], n_prefix: int, offset: float,
-           duration: float) -> tuple[Word, ...]:
-    """The words after the first `n_prefix` tokens, without what Whisper invented past the audio.
+def _words(alignment: list[dict[str, Any]], n_prefix: int, offset: float, duration: float,
+           *, heard: float) -> tuple[tuple[Word, ...], str]:
+    """The words after the first `n_prefix` tokens, without what Whisper invented past the audio,
+    and their text as spelt together.
 
     Two failure modes of a short window are cut off here (loops were cut before alignment): a
     run of zero-length words (text the alignment could place on no audio at all), and
     zero-length words at the very end (the model continuing its prompt past the last sample).
+    Words may lie in the first `heard` seconds: the audio's `duration`, or the padding too when
+    the window is a whole utterance; times are then kept within the audio.
     """
     merge_punctuations(alignment, _PREPEND, _APPEND)
     words: list[tuple[float, float, str, float]] = []
@@ -354,16 +421,17 @@ def _words(alignment: list[dict[str, Any]], n_prefix: int, offset: float,
     for item in alignment:
         first, seen = seen, seen + len(item["tokens"])
         if item["word"].strip() and first >= n_prefix:
-            words.append((float(item["start"]), min(float(item["end"]), duration),
-                          item["word"].strip(), float(item["probability"])))
+            words.append((float(item["start"]), min(float(item["end"]), heard),
+                          item["word"], float(item["probability"])))
     for i in range(len(words) - 1):
         if words[i][1] - words[i][0] < _INSTANT and words[i + 1][1] - words[i + 1][0] < _INSTANT:
             words = words[:i]
             break
     while words and words[-1][1] - words[-1][0] < _INSTANT:
         words.pop()
-    if get_compression_ratio(" ".join(w[2] for w in words)) > 2.4:
-        return ()
+    text = "".join(w[2] for w in words).strip()
+    if get_compression_ratio(text) > 2.4:
+        return (), ""
     if words:
         # Cross-attention stretches the word next to a silence over it (the leading silence of
         # a window, the padding after it); cap those at twice the median word length.
@@ -376,12 +444,12 @@ def _words(alignment: list[dict[str, Any]], n_prefix: int, offset: float,
     out: list[Word] = []
     last = 0.0
     for s, e, t, p in words:
-        start = max(s, last)
-        end = max(e, start)
+        start = min(max(s, last), duration)
+        end = min(max(e, start), duration)
         last = end
-        out.append(Word(start=round(offset + start, 3), end=round(offset + end, 3), text=t,
-                        probability=round(p, 4)))
-    return tuple(out)
+        out.append(Word(start=round(offset + start, 3), end=round(offset + end, 3),
+                        text=t.strip(), probability=round(p, 4)))
+    return tuple(out), text
 
 
 def _loop_start(words: Sequence[str]) -> int:

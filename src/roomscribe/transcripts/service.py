@@ -7,9 +7,10 @@ the host's corrections, and the exports.
   corrections can never both build on the same version.
 - When a recorded room ends, the final pass transcribes each speaker's track again, offline, with
   the shared Whisper model: whole utterances with full context instead of a few seconds at a time.
-  Voice activity cuts each track into clips of speech (up to 29 s, cut at pauses), which
-  faster-whisper's batched pipeline decodes several at a time, each clip as one run of timed
-  words that `sentences` then cuts. Measured on the corpus read as two turn-taking tracks (tiny.en;
+  Voice activity cuts each track into clips of speech (up to 29 s, cut at pauses), which the
+  `Transcriber` decodes several at a time, each clip as one run of timed words that `sentences`
+  then cuts. Each clip is padded only to its own length plus 2 s, not to 30 s as in
+  faster-whisper's batched pipeline, which made the encoder the larger cost (bench_archive.py). Measured on the corpus read as two turn-taking tracks (tiny.en;
   offline on each file: 3.2% WER): this gives 2.6%, and 30% less time than decoding the clips one
   by one (3.7%); the pipeline's own VAD merged utterances across pauses and dropped words at the
   seams (13.7%), and with timestamp tokens it dropped whole sentences (9.7%). It runs in a worker
@@ -86,7 +87,7 @@ OVERLAP = 30.0
 """Segments ending in a window's last seconds may be cut off by its edge: the next window starts
 where the first of them starts and hears them whole. Clips last at most `MAX_CLIP`."""
 BATCH_SIZE = 8
-"""Clips per model call in faster-whisper's batched pipeline."""
+"""Clips per model call."""
 DECODING = DecodeOptions(without_timestamps=True)
 """One segment a clip, with word timings (see the module docstring)."""
 MAX_CLIP = 29.0

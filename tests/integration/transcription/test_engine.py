@@ -29,6 +29,34 @@ def test_librispeech_clean_wer_at_most_10_percent(librispeech_wer: float) -> Non
     assert librispeech_wer <= 0.10, f"WER {librispeech_wer:.3f}"
 
 
+def test_batched_clips_are_no_less_accurate_and_keep_every_clip_whole(
+        transcriber: Transcriber, librispeech_wer: float) -> None:
+    """The final pass's path: every LibriSpeech clip a span of one joined recording, decoded
+    several at a time, each padded only to its length."""
+    corpus = clips("librispeech_test_clean")
+    gap = np.zeros(SR, dtype=np.float32)
+    pieces, spans, at = [], [], 0.0
+    for clip in corpus:
+        audio = ffmpeg.decode(clip.path)
+        spans.append((at, at + audio.size / SR))
+        pieces += [audio, gap]
+        at += audio.size / SR + 1.0
+    segments = transcriber.transcribe(np.concatenate(pieces), batch_size=8, clips=spans,
+                                      offset=50.0)
+    # One segment a clip, its words inside it, in order.
+    assert len(segments) == len(corpus)
+    for seg, (a, b) in zip(segments, spans, strict=True):
+        assert 50.0 + a - 0.01 <= seg.start <= seg.end <= 50.0 + b + 0.01
+        assert all(w.start <= w.end for w in seg.words)
+        assert all(x.end <= y.start for x, y in pairwise(seg.words))
+    batched = wer([c.reference for c in corpus], [s.text for s in segments])
+    assert batched <= librispeech_wer + 0.005, (batched, librispeech_wer)
+    # The longest clip (21.5 s) keeps its last words: a token budget once cut it short.
+    longest = max(range(len(corpus)), key=lambda i: spans[i][1] - spans[i][0])
+    assert segments[longest].text.rstrip(".").lower().endswith(
+        " ".join(corpus[longest].reference.lower().split()[-2:]))
+
+
 def test_word_timestamps_are_ordered_and_inside_the_audio(transcriber: Transcriber) -> None:
     clip = clips("jfk")[0]
     audio = ffmpeg.decode(clip.path)
