@@ -9,12 +9,12 @@ the host's corrections, and the exports.
   the shared Whisper model: whole utterances with full context instead of a few seconds at a time.
   Voice activity cuts each track into clips of speech (up to 29 s, cut at pauses), which the
   `Transcriber` decodes several at a time, each clip as one run of timed words that `sentences`
-  then cuts. Each clip is padded only to its own length plus 2 s, not to 30 s as in
-  faster-whisper's batched pipeline, which made the encoder the larger cost (bench_archive.py). Measured on the corpus read as two turn-taking tracks (tiny.en;
-  offline on each file: 3.2% WER): this gives 2.6%, and 30% less time than decoding the clips one
-  by one (3.7%); the pipeline's own VAD merged utterances across pauses and dropped words at the
-  seams (13.7%), and with timestamp tokens it dropped whole sentences (9.7%). It runs in a worker
-  thread, one room at a time, and becomes the archived version; the live version stays beside it.
+  then cuts. Each clip is padded only to its own length plus 2 s, not to 30 s as faster-whisper's
+  batched pipeline pads it: on bench_archive.py's three-speaker room that is 23x real time at
+  3.4% WER, against 13x and 3.8% for each whole track through faster-whisper's sequential path.
+  Earlier measurements on the corpus: the pipeline's own VAD merged utterances across pauses and
+  dropped words at the seams (13.7%), and timestamp tokens dropped whole sentences (9.7%). It runs
+  in a worker thread, one room at a time, and becomes the archived version; the live version stays beside it.
 - Corrections (host and admins) copy the archived version with the edits applied into a new
   version, which is reindexed. Exports render any version through `captions.formats.render`, so
   VTT and SRT pass the caption validator before they leave.
