@@ -13,8 +13,9 @@ the host's corrections, and the exports.
   batched pipeline pads it: on bench_archive.py's three-speaker room that is 23x real time at
   3.4% WER, against 13x and 3.8% for each whole track through faster-whisper's sequential path.
   Earlier measurements on the corpus: the pipeline's own VAD merged utterances across pauses and
-  dropped words at the seams (13.7%), and timestamp tokens dropped whole sentences (9.7%). It runs
-  in a worker thread, one room at a time, and becomes the archived version; the live version stays beside it.
+  dropped words at the seams (13.7%), and timestamp tokens dropped whole sentences (9.7%). It
+  runs in a worker thread, one room at a time, and becomes the archived version; the live version
+  stays beside it.
 - Corrections (host and admins) copy the archived version with the edits applied into a new
   version, which is reindexed. Exports render any version through `captions.formats.render`, so
   VTT and SRT pass the caption validator before they leave.
