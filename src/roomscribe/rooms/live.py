@@ -55,6 +55,7 @@ from litestar.channels.subscriber import BacklogStrategy, Subscriber
 
 from roomscribe.captions.events import CaptionEvent, CaptionSink
 from roomscribe.errors import Conflict, NotFound, RoomscribeError
+from roomscribe.rooms.outlet import Outlet, Send
 from roomscribe.rooms.tables import Role, RoomState
 
 SUBSCRIBER_BACKLOG = 512
@@ -227,6 +228,11 @@ class LiveRoom:
     reactions: dict[int, deque[float]] = field(default_factory=dict)
     next_pin: int = 1
     roster_task: asyncio.Task[None] | None = None
+    outlets: dict[Connection, tuple[Outlet, int]] = field(default_factory=dict)
+    """WebSocket listeners (`LiveRooms.listen`), each with the last caption `seq` its history
+    held: the feed skips captions up to it."""
+    feed: asyncio.Future[None] | None = None
+    """Resolved once the room's feed is subscribed to its channel."""
 
     @property
     def channel(self) -> str:
@@ -444,6 +450,68 @@ class LiveRooms:
         finally:
             self._leave(room, conn, who)
             # Runs even while the listener's task is being cancelled (it disconnected).
+            with anyio.CancelScope(shield=True):
+                await self.channels.unsubscribe(subscriber, room.channel)
+
+    async def listen(self, room: LiveRoom, conn: Connection, who: Listener | None, send: Send,
+                     on_error: Callable[[Exception], None]) -> None:
+        """Send `room`'s events to one listener through `send` until `conn` stops: the joining
+        snapshot first, then whatever the room's feed receives (see `rooms.outlet`).
+
+        The cheap path for WebSocket listeners; `relay` (a subscriber and a task each) serves
+        Server-Sent Events, which are pulled. Returns once the listener is attached.
+        """
+        await self._feed_ready(room)
+        outlet = Outlet(send, limit=SUBSCRIBER_BACKLOG, on_last=lambda: conn.stop(ENDED),
+                        on_error=on_error, on_overflow=lambda: conn.stop(TOO_SLOW))
+        # From here to the end nothing awaits: no event falls between the history and the feed.
+        self._join(room, conn, who)
+        history = room.recent_finals(self.clock())
+        outlet.prime([_encode(room.room_event()), _encode(room.roster_event()),
+                      _encode(room.pins_event()), *(data for _, data in history)])
+        room.outlets[conn] = (outlet, history[-1][0] if history else -1)
+
+        def detach() -> None:
+            outlet.close()
+            if room.outlets.pop(conn, None) is not None:
+                self._leave(room, conn, who)
+
+        conn.on_stop(detach)
+
+    async def _feed_ready(self, room: LiveRoom) -> None:
+        if room.feed is None:
+            room.feed = asyncio.get_running_loop().create_future()
+            self._spawn(self._feed(room, room.feed))
+        await asyncio.shield(room.feed)
+
+    async def _feed(self, room: LiveRoom, ready: asyncio.Future[None]) -> None:
+        """The room's one subscription in this process, offering each event to every outlet."""
+        try:
+            subscriber = await self.channels.subscribe(room.channel)
+        except Exception as err:
+            ready.set_exception(err)
+            room.feed = None
+            raise
+        assert isinstance(subscriber, DroppingSubscriber), "app.py sets subscriber_class"
+        # Offering never waits, so the feed keeps up; if it ever fell behind, everyone would
+        # miss captions, so everyone is told (4008) and reconnects.
+        def overflowed() -> None:
+            for conn in list(room.outlets):
+                conn.stop(TOO_SLOW)
+
+        subscriber.on_overflow = overflowed
+        ready.set_result(None)
+        try:
+            async for data in subscriber.iter_events():
+                head = _decode_head(data)
+                caption = head.type in ("partial", "final")
+                last = head.type == "room" and head.state == RoomState.ENDED
+                for outlet, seen in list(room.outlets.values()):
+                    if not (caption and (head.seq or 0) <= seen):
+                        outlet.offer(data, last=last)
+                if last:
+                    return
+        finally:
             with anyio.CancelScope(shield=True):
                 await self.channels.unsubscribe(subscriber, room.channel)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import WebSocket
@@ -115,33 +115,25 @@ async def serve_captions(socket: WebSocket[Any, Any, Any], room_id: str, rooms: 
         await _close(socket, close_for(err))
         return
     conn = Connection(account_id=who.account_id if who else None)
-    events = rooms.live.relay(live, conn, who)
-    sender = asyncio.create_task(_send_events(socket, events, conn))
+
+    def failed(err: Exception) -> None:
+        if isinstance(err, (WebSocketException, OSError, RuntimeError)):
+            conn.stop(LEFT)
+        else:
+            log.error("caption stream of a listener failed", exc_info=err)
+            conn.stop(INTERNAL)
+
     receiver = asyncio.create_task(_await_leaving(socket, conn))
     try:
+        # The room's feed sends to the socket directly; stopping `conn` detaches it and cancels
+        # a send stuck on a client that stopped reading.
+        await rooms.live.listen(live, conn, who, socket.send_text, failed)
         close = await conn.stopped()
     finally:
-        # Cancelling the sender also frees a send stuck on a client that stopped reading.
-        for task in (sender, receiver):
-            task.cancel()
-        await asyncio.gather(sender, receiver, return_exceptions=True)
-        await events.aclose()
+        conn.stop(SHUTDOWN)  # a no-op unless this task itself is being cancelled
+        receiver.cancel()
+        await asyncio.gather(receiver, return_exceptions=True)
     await _close(socket, close)
-
-
-async def _send_events(socket: WebSocket[Any, Any, Any], events: AsyncGenerator[bytes, None],
-                       conn: Connection) -> None:
-    try:
-        async for data in events:
-            await socket.send_text(data)
-    except (WebSocketException, OSError, RuntimeError):
-        conn.stop(LEFT)
-    except Exception:
-        log.exception("caption stream of a listener failed")
-        conn.stop(INTERNAL)
-    finally:
-        # The relay stops `conn` itself before it ends, except when the server shuts down.
-        conn.stop(SHUTDOWN)
 
 
 async def _await_leaving(socket: WebSocket[Any, Any, Any], conn: Connection) -> None:
