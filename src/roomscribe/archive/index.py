@@ -11,6 +11,12 @@ the old index until then), and `reconcile` compares the index with what the data
 holds, deleting rooms that are gone and reindexing rooms that drifted, so a crash between a database
 write and its index write leaves neither a hit pointing at nothing nor a transcript that cannot be
 found. Readers (`archive.search`) take a searcher with `Index.searcher()`.
+
+Live captions go in through `add_soon`, which holds them for up to `COMMIT_DELAY` and commits
+whatever arrived meanwhile at once: a commit costs about as much for 500 segments as whoosh's
+bulk path does for 2,500 (bench_archive.py), so committing each final as it came would cap how
+many rooms can caption at once. A crash loses held segments from the index only; `reconcile`
+restores them at start.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from whoosh import columns, fields, index, writing
+from whoosh import columns, fields, index, query, writing
 from whoosh.analysis import Analyzer, RegexTokenizer, StemmingAnalyzer
 from whoosh.analysis.filters import LowercaseFilter
 from whoosh.index import LockError
@@ -200,6 +206,15 @@ class _Op:
 
 _STOP = object()
 
+COMMIT_DELAY = 0.5
+"""Seconds `add_soon` holds segments before they are committed (and searchable)."""
+
+
+def _report(future: Future[Any]) -> None:
+    """Log a held write that failed: nobody awaits it (reconcile at the next start repairs)."""
+    if not future.cancelled() and future.exception() is not None:
+        log.error("indexing live segments failed", exc_info=future.exception())
+
 
 class Index:
     """The whoosh index under `path`, with its single writer thread.
@@ -225,6 +240,9 @@ class Index:
         self._local = threading.local()
         self._searchers: list[Searcher] = []
         self._searchers_lock = threading.Lock()
+        self._held: dict[str, dict[str, Any]] = {}
+        """Rows from `add_soon` not yet submitted, by segment id (event loop only)."""
+        self._timer: asyncio.TimerHandle | None = None
         self._thread = threading.Thread(target=self._run, name="roomscribe-index-writer",
                                         daemon=True)
         self._thread.start()
@@ -236,16 +254,51 @@ class Index:
     # Writes (async for services, blocking for commands)
 
     async def add(self, docs: Iterable[SegmentDoc]) -> int:
-        """Index segments, replacing any with the same segment id. Returns how many."""
-        return int(await asyncio.wrap_future(self._submit(self._add_op(list(docs)))))
+        """Index segments, replacing any with the same segment id. Returns how many, once they
+        are committed."""
+        op = self._add_op(list(docs))
+        self._release()
+        return int(await asyncio.wrap_future(self._submit(op)))
+
+    def add_soon(self, docs: Iterable[SegmentDoc]) -> None:
+        """Index segments within `COMMIT_DELAY`, replacing any with the same segment id, in one
+        commit with whatever else is added meanwhile; returns at once (on the event loop)."""
+        for doc in docs:
+            row = _fields(doc)  # invalid input fails here, in the caller
+            self._held[row["seg_id"]] = row
+        if self._timer is None and self._held:
+            self._timer = asyncio.get_running_loop().call_later(COMMIT_DELAY, self._release)
+
+    async def flush(self) -> None:
+        """Commit what `add_soon` holds now; returns once it is searchable."""
+        future = self._release()
+        if future is not None:
+            await asyncio.wrap_future(future)
+
+    def _release(self, *, superseded: str | None = None) -> Future[Any] | None:
+        """Submit the held rows, before any write submitted after this; rows of the room
+        `superseded` are dropped instead (that write replaces or deletes them)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        rows = [r for r in self._held.values() if r["room_id"] != superseded]
+        self._held.clear()
+        if not rows or self._closed:
+            return None
+        future = self._submit(self._rows_op(rows))
+        future.add_done_callback(_report)
+        return future
 
     async def delete_room(self, room_id: str) -> None:
         """Remove every segment of a room (its room ended in deletion or expiry)."""
+        self._release(superseded=room_id)
         await asyncio.wrap_future(self._submit(self._delete_op(room_id)))
 
     async def replace_room(self, room_id: str, docs: Iterable[SegmentDoc]) -> int:
         """Swap all of a room's segments at once (final pass, new title or visibility)."""
-        return int(await asyncio.wrap_future(self._submit(self._replace_op(room_id, list(docs)))))
+        op = self._replace_op(room_id, list(docs))
+        self._release(superseded=room_id)
+        return int(await asyncio.wrap_future(self._submit(op)))
 
     async def reconcile(
         self,
@@ -258,6 +311,7 @@ class Index:
         thread, only for rooms that need reindexing.
         """
         op = _Op(apply=lambda w: self._reconcile(w, expected, load), alone=True)
+        self._release()
         result: Reconciliation = await asyncio.wrap_future(self._submit(op))
         return result
 
@@ -277,11 +331,17 @@ class Index:
         return int(self._submit(_Op(apply=apply, alone=True, clears=True)).result())
 
     def _add_op(self, docs: list[SegmentDoc]) -> _Op:
-        rows = [_fields(d) for d in docs]  # invalid input fails here, in the caller, not the batch
+        # Invalid input fails here, in the caller, not the batch.
+        return self._rows_op([_fields(d) for d in docs])
 
+    def _rows_op(self, rows: list[dict[str, Any]]) -> _Op:
         def apply(writer: writing.IndexWriter) -> int:
-            for row in rows:
-                writer.update_document(**row)
+            # One query finds every older copy; whoosh's `update_document` opens a searcher for
+            # each document.
+            latest = {row["seg_id"]: row for row in rows}
+            writer.delete_by_query(query.Or([query.Term("seg_id", k) for k in latest]))
+            for row in latest.values():
+                writer.add_document(**row)
             return len(rows)
 
         return _Op(apply=apply, adds_rooms=frozenset(r["room_id"] for r in rows),
@@ -478,6 +538,7 @@ class Index:
         """Finish queued writes, stop the writer thread, close searchers."""
         if self._closed:
             return
+        self._release()
         self._closed = True
         self._queue.put(_STOP)
         self._thread.join(timeout)

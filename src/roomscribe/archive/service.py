@@ -104,7 +104,8 @@ class ArchiveService:
     # Writing
 
     async def add_live(self, room_id: str, rows: Sequence[TranscriptSegment]) -> None:
-        """Index live finals just saved, unless a later version is archived by now."""
+        """Index live finals just saved, unless a later version is archived by now. They are
+        searchable within `index.COMMIT_DELAY`, committed with other rooms' finals."""
         def load() -> Room | None:
             with Session(self.engine) as session:
                 transcript = session.get(Transcript, room_id)
@@ -114,7 +115,7 @@ class ArchiveService:
         async with self._turn(room_id):
             room = await asyncio.to_thread(load)
             if room is not None:
-                await self.index.add(to_doc(room, row) for row in rows)
+                self.index.add_soon(to_doc(room, row) for row in rows)
 
     async def reindex(self, room_id: str) -> None:
         """Replace the room's segments with its archived version, as the database has it now."""

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from whoosh import fields
@@ -46,6 +47,58 @@ def room_ids(ix: Index) -> dict[str, int]:
         for fields in searcher.all_stored_fields():
             counts[fields["room_id"]] = counts.get(fields["room_id"], 0) + 1
     return counts
+
+
+async def test_live_segments_are_held_briefly_then_committed_together(
+        index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    commits: list[int] = []
+    finish = Index._finish
+
+    def counted(writer: Any, ops: list[Any]) -> None:
+        commits.append(len(ops))
+        finish(writer, ops)
+
+    monkeypatch.setattr(Index, "_finish", staticmethod(counted))
+    for n in range(50):
+        index.add_soon([seg(f"r{n % 5}", n)])
+    index.add_soon([seg("r0", 0, "said again")])  # same id: replaced, not duplicated
+    assert index.doc_count() == 0  # held, not yet committed
+    deadline = time.monotonic() + 5
+    while index.doc_count() < 50 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert room_ids(index) == {f"r{k}": 10 for k in range(5)}
+    assert commits == [1]  # 51 adds, one commit
+    with index.searcher() as searcher:
+        assert searcher.document(seg_id="r0-0")["text"] == "said again"
+
+
+async def test_a_write_after_held_segments_sees_them_or_supersedes_them(index: Index) -> None:
+    index.add_soon([seg("live", i) for i in range(3)] + [seg("other", 0)])
+    await index.replace_room("live", [seg("live", 7, "the final pass")])
+    # The room's held live segments were superseded, not committed after its final version.
+    assert room_ids(index) == {"live": 1, "other": 1}
+    index.add_soon([seg("gone", 0), seg("kept", 0)])
+    await index.delete_room("gone")
+    await index.flush()
+    assert room_ids(index) == {"live": 1, "other": 1, "kept": 1}
+    index.add_soon([seg("kept", 1)])
+    assert await index.add([seg("kept", 1, "strict")]) == 1  # the later add wins
+    with index.searcher() as searcher:
+        assert searcher.document(seg_id="kept-1")["text"] == "strict"
+
+
+def test_held_segments_are_committed_on_close(tmp_path: Path) -> None:
+    async def hold() -> Index:
+        ix = Index(tmp_path / "ix")
+        ix.add_soon([seg("r1", 0)])
+        return ix
+
+    asyncio.run(hold()).close()
+    reopened = Index(tmp_path / "ix")
+    try:
+        assert room_ids(reopened) == {"r1": 1}
+    finally:
+        reopened.close()
 
 
 def test_from_settings_keeps_the_index_in_the_data_dir(settings: Settings) -> None:
