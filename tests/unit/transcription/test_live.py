@@ -147,7 +147,9 @@ async def test_the_event_loop_is_never_blocked_by_the_model(
                                    sink=sink) for i in range(4)]
             await asyncio.gather(*(_feed(s, audio, speed=4) for s in streams))
     loop.set_debug(False)
-    assert fake.calls > 5 and len(sink.events) > 20
+    # The model did run, for every stream (how many updates fit depends on the machine's load).
+    assert fake.calls > 5
+    assert {e.speaker.id for e in sink.events if e.type == "final"} == {"0", "1", "2", "3"}
     assert not [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
 
 
