@@ -12,7 +12,7 @@ import pytest
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
-from roomscribe.captions.events import CaptionEvent, Speaker
+from roomscribe.captions.events import CaptionEvent, CaptionSink, Speaker
 from roomscribe.errors import Conflict, NotFound
 from roomscribe.rooms.live import (
     BLOCKED,
@@ -90,15 +90,21 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_a_joiner_gets_the_snapshot_then_finals_of_the_last_two_minutes(
-        hub: LiveRooms, clock: Clock) -> None:
+async def aged_history(hub: LiveRooms, clock: Clock) -> tuple[LiveRoom, CaptionSink]:
+    """A room whose captions so far are a final 130 s old, a partial and a final 30 s old."""
     room = live_room(hub)
     sink = hub.caption_sink(room)
     await sink(caption(0))
     clock.now += 100
     await sink(caption(1, "partial"))
     await sink(caption(2))
-    clock.now += 30  # caption 0 is now 130 s old
+    clock.now += 30
+    return room, sink
+
+
+async def test_a_joiner_gets_the_snapshot_then_finals_of_the_last_two_minutes(
+        hub: LiveRooms, clock: Clock) -> None:
+    room, sink = await aged_history(hub, clock)
     events = hub.relay(room, Connection(account_id=None), None)
     snapshot = await take(events, 3)
     assert [e["type"] for e in snapshot] == ["room", "roster", "pins"]
@@ -290,13 +296,7 @@ async def listen(hub: LiveRooms, room: LiveRoom) -> tuple[Socket, Connection]:
 
 async def test_a_websocket_listener_gets_the_snapshot_history_then_live_events(
         hub: LiveRooms, clock: Clock) -> None:
-    room = live_room(hub)
-    sink = hub.caption_sink(room)
-    await sink(caption(0))
-    clock.now += 100
-    await sink(caption(1, "partial"))
-    await sink(caption(2))
-    clock.now += 30  # caption 0 is now 130 s old
+    room, sink = await aged_history(hub, clock)
     socket, conn = await listen(hub, room)
     assert [e["type"] for e in await socket.take(3)] == ["room", "roster", "pins"]
     assert [e["seq"] for e in await socket.take(1)] == [2]
