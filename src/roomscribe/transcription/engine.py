@@ -231,26 +231,13 @@ class Transcriber:
             windows += [Window(audio=audio[x:y], offset=offset + x / SAMPLE_RATE,
                                prompt=opts.initial_prompt or "", final=True)
                         for x, y in pairwise(edges.tolist()) if y > x]
-        prompts = [self._prompt(w) for w in windows]
-        order = sorted(range(len(windows)), key=lambda i: windows[i].duration)
-        groups: list[list[int]] = []
-        for i in order:
-            if (not groups or len(groups[-1]) >= batch_size or windows[i].duration + CLIP_PAD
-                    > _BATCH_SPREAD * (windows[groups[-1][0]].duration + CLIP_PAD)):
-                groups.append([i])
-            else:
-                groups[-1].append(i)
-        found: list[Hypothesis] = [Hypothesis()] * len(windows)
-        for members in groups:
-            hyps = self._hypothesize([windows[i] for i in members], [prompts[i] for i in members],
-                                     opts.beam_size, limit=MAX_CLIP, pad=CLIP_PAD, whole=True)
-            for i, hyp in zip(members, hyps, strict=True):
-                found[i] = hyp
+        found = self.hypothesize(windows, beam_size=opts.beam_size, whole=True, most=batch_size)
         return [Segment(start=h.words[0].start, end=h.words[-1].end, text=h.text,
                         words=h.words if opts.word_timestamps else ())
                 for h in found if h.words]
 
-    def hypothesize(self, windows: Sequence[Window], *, beam_size: int = 1) -> list[Hypothesis]:
+    def hypothesize(self, windows: Sequence[Window], *, beam_size: int = 1, whole: bool = False,
+                    most: int = 0) -> list[Hypothesis]:
         """Transcribe several streams' windows in as few model calls as possible.
 
         Each window is padded with `WINDOW_PAD` seconds of silence (not to 30 s), a batch to its
@@ -258,21 +245,26 @@ class Transcriber:
         pay for that padding. CTranslate2 also needs the start-of-transcript token at one position
         in every prompt of a batch: windows whose prompts differ in token count run apart too.
         Text only (no timestamp tokens); word times come from cross-attention alignment.
+
+        `whole`: each window is a complete utterance (an offline clip, up to `MAX_CLIP`), padded
+        with `CLIP_PAD` and given its full token budget. `most`: windows per call at most (0:
+        no limit).
         """
+        pad = CLIP_PAD if whole else WINDOW_PAD
         prompts = [self._prompt(w) for w in windows]
         sots = [tokens.index(self._tokenizer.sot) for tokens, _ in prompts]
         groups: list[list[int]] = []
         for i in sorted(range(len(windows)), key=lambda i: (sots[i], windows[i].duration)):
             first = groups[-1][0] if groups else None
-            if (first is None or sots[first] != sots[i] or windows[i].duration + WINDOW_PAD
-                    > _BATCH_SPREAD * (windows[first].duration + WINDOW_PAD)):
+            if (first is None or sots[first] != sots[i] or len(groups[-1]) == most
+                    or windows[i].duration + pad > _BATCH_SPREAD * (windows[first].duration + pad)):
                 groups.append([i])
             else:
                 groups[-1].append(i)
         out: list[Hypothesis] = [Hypothesis()] * len(windows)
         for members in groups:
             hyps = self._hypothesize([windows[i] for i in members],
-                                     [prompts[i] for i in members], beam_size)
+                                     [prompts[i] for i in members], beam_size, whole=whole)
             for i, hyp in zip(members, hyps, strict=True):
                 out[i] = hyp
         return out
@@ -319,13 +311,12 @@ class Transcriber:
         return new[: max(0, int(starts[spoken[at]]) - len(prefix))]
 
     def _hypothesize(self, windows: list[Window], prompts: list[tuple[list[int], int]],
-                     beam_size: int, *, limit: float | None = None,
-                     pad: float | None = None, whole: bool = False) -> list[Hypothesis]:
+                     beam_size: int, *, whole: bool) -> list[Hypothesis]:
         """`whole`: each window is a complete utterance (an offline clip), so words the alignment
         puts in the padding are the clip's last words said near its edge, and are kept."""
         tok = self._tokenizer
-        limit = MAX_WINDOW if limit is None else limit  # read at call time: tests patch them
-        pad = WINDOW_PAD if pad is None else pad
+        # Read at call time, not bound as defaults: tests patch them.
+        limit, pad = (MAX_CLIP, CLIP_PAD) if whole else (MAX_WINDOW, WINDOW_PAD)
         sizes = [min(w.audio.size, int(limit * SAMPLE_RATE)) for w in windows]
         total = min(max(sizes) + int(pad * SAMPLE_RATE), 30 * SAMPLE_RATE)
         hop = self.model.feature_extractor.hop_length
