@@ -19,10 +19,6 @@ the corpus-wide 1.5-point target itself is measured by `scripts/bench_live.py`.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +36,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from helpers.speech import SPEECH_DIR, Clip, manifest, normalize, wer
+from integration.transcripts.live_server import Server, serving
 from roomscribe.media.ffmpeg import decode
 from roomscribe.transcription.engine import Transcriber
 
@@ -49,8 +46,6 @@ FRAME = 0.1
 """Seconds of audio in each frame, as a browser's mic capture sends them."""
 MARGIN = 0.015
 """How far live WER may exceed offline WER on the same audio (issue 4)."""
-STARTUP = 90.0
-"""Seconds the server may take to come up: it loads the model on a shared, busy machine."""
 ROUNDING = 0.001
 """Caption times travel rounded to milliseconds."""
 LONGFORM = SPEECH_DIR / "longform" / "ls_1089_134686_0000-0004.wav"
@@ -60,44 +55,15 @@ DUET = (SPEECH_DIR / "librispeech_test_clean" / "8463-287645-0007.flac",
 """The two longest single utterances of the LibriSpeech set (21.5 s and 14 s), two readers."""
 
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`roomscribe serve` on a free loopback port, for the module's tests."""
     home = tmp_path_factory.mktemp("live-model")
-    port, log = _free_port(), home / "server.log"
-    env = {**os.environ, "ROOMSCRIBE_DATA_DIR": str(home / "data")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "roomscribe", "serve", "--port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=2).raise_for_status()
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"server did not start:\n{log.read_text()}") from None
-                time.sleep(0.3)
-        yield Server(url, log)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with serving(home / "data", home / "server.log") as running:
+        yield running
     # A crashed socket task or a failing caption sink is only logged by the server.
-    assert "Traceback" not in log.read_text(), log.read_text()
+    log = running.log.read_text()
+    assert "Traceback" not in log, log
 
 
 @pytest.fixture(scope="module")
