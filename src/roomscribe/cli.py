@@ -21,14 +21,11 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from roomscribe.app import create_app
+    from roomscribe.app import SERVER_OPTIONS, create_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # Per-message deflate compresses the same caption once per listener: off, it cut server CPU
-    # per delivery by a quarter and p99 lag by half at 3,000 listeners (scripts/bench_fanout.py).
     uvicorn.run(create_app(settings), host=args.host or settings.host,
-                port=args.port or settings.port, log_level="info",
-                ws_per_message_deflate=False)
+                port=args.port or settings.port, log_level="info", **SERVER_OPTIONS)
     return 0
 
 

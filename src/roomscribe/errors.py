@@ -5,17 +5,23 @@ Services raise these and never build HTTP responses; `app.py` installs `to_http`
     RoomscribeError
     ├── InvalidInput          bad arguments, malformed audio, broken query syntax   → 400
     │   ├── TooLarge          over a size or duration limit                          → 413
-    │   └── RangeNotSatisfiable  a byte range past the end of a recording            → 416
+    │   ├── UnsupportedMediaType  a body that is not the type the endpoint reads     → 415
+    │   ├── RangeNotSatisfiable  a byte range past the end of a recording            → 416
+    │   └── Unprocessable     well-formed, but a value the field cannot take (null)  → 422
     ├── NotAuthenticated      no or expired credentials                             → 401
     ├── Forbidden             known caller, wrong role                              → 403
     ├── NotFound              unknown room, account, file                           → 404
     ├── Conflict              a rule of the current state forbids it                → 409
     ├── Gone                  existed, expired under the retention policy           → 410
-    └── ModelUnavailable      missing or corrupt Whisper model                      → 503
+    ├── RateLimited           too many requests, or more than real time of audio    → 429
+    └── Unavailable           not now: try again after `Retry-After` seconds        → 503
+        ├── NotReady          still being prepared (a recording being mixed)        → 503
+        └── ModelUnavailable  missing or corrupt Whisper model                      → 503
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from http import HTTPStatus
 
@@ -34,6 +40,14 @@ class InvalidInput(RoomscribeError):
 
 class TooLarge(InvalidInput):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+class UnsupportedMediaType(InvalidInput):
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+
+
+class Unprocessable(InvalidInput):
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
 
 
 class RangeNotSatisfiable(InvalidInput):
@@ -64,5 +78,29 @@ class Gone(RoomscribeError):
     status = HTTPStatus.GONE
 
 
-class ModelUnavailable(RoomscribeError):
+class RateLimited(RoomscribeError):
+    """Over a limit; `retry_after` says in how many seconds the next try may succeed."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, math.ceil(retry_after))
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
+class Unavailable(RoomscribeError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        if retry_after is not None:
+            self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
+
+
+class NotReady(Unavailable):
+    pass
+
+
+class ModelUnavailable(Unavailable):
+    pass

@@ -22,7 +22,7 @@ from argon2.profiles import CHEAPEST
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from roomscribe.accounts.security import SESSION_COOKIE
-from roomscribe.app import create_app
+from roomscribe.app import SERVER_OPTIONS, create_app
 from roomscribe.config import Settings
 
 PASSWORD = "password1"
@@ -108,7 +108,8 @@ def serve(settings: Settings, **app_options: Any) -> Iterator[Site]:
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     # The sans-I/O WebSocket protocol: the default one imports websockets' deprecated legacy API.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio",
+                                           **SERVER_OPTIONS))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:

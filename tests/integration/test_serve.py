@@ -1,7 +1,9 @@
-"""`roomscribe serve` starts a real server that answers its health page and OpenAPI schema."""
+"""`roomscribe serve` starts a real server that answers its health page and OpenAPI schema, and
+refuses an oversized WebSocket message from its header."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,12 +12,33 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def _oversized_frame(port: int) -> int | None:
+    """Send one 16 MiB frame to a room's audio socket; the close code that comes back."""
+    base = f"http://127.0.0.1:{port}/api/v1"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        account = {"handle": "big", "display_name": "Big", "password": "password1"}
+        assert (await http.post("/accounts", json=account)).status_code == 201
+        token = (await http.post("/sessions", json={"handle": "big", "password": "password1"})
+                 ).json()["token"]
+        room = (await http.post("/rooms", json={"title": "Big frames"},
+                                headers={"Authorization": f"Bearer {token}"})).json()["id"]
+    url = f"ws://127.0.0.1:{port}/api/v1/rooms/{room}/audio?token={token}"
+    async with connect(url, max_size=None) as socket:
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.send(bytes(16 * 1024 * 1024))
+            await socket.recv()
+    return closed.value.rcvd.code if closed.value.rcvd else None
 
 
 def test_serve_answers_health_and_schema(tmp_path: Path) -> None:
@@ -41,6 +64,7 @@ def test_serve_answers_health_and_schema(tmp_path: Path) -> None:
         assert schema.status_code == 200
         assert schema.json()["info"]["title"] == "Roomscribe"
         assert httpx.get(f"http://127.0.0.1:{port}/schema", timeout=5).status_code == 200
+        assert asyncio.run(_oversized_frame(port)) == 1009  # "message too big", before buffering it
     finally:
         proc.terminate()
         proc.communicate(timeout=20)

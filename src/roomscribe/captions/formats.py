@@ -111,10 +111,12 @@ def to_srt(cues: Iterable[Cue], *, max_line: int = 42) -> str:
     """
     captions: list[webvtt.Caption] = []
     for cue in cues:
-        # An SRT reader takes any line with "-->" for the timings of a new cue.
-        lines = [line.replace("-->", "→") for line in cue.lines]
+        lines = list(cue.lines)
         if lines:
             lines[0] = speaker_label(cue.speaker, max_line) + lines[0]
+        # An SRT reader takes any line with "-->" for the timings of a new cue; a speaker's
+        # name is cue text too.
+        lines = [line.replace("-->", "→") for line in lines]
         captions.append(_VerbatimCaption(_timestamp(cue.start), _timestamp(cue.end),
                                          lines))
     out = io.StringIO()

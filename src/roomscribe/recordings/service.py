@@ -44,6 +44,7 @@ from roomscribe.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    NotReady,
     RangeNotSatisfiable,
 )
 from roomscribe.recordings.mixdown import MIX_CONTENT_TYPE, mixdown
@@ -59,6 +60,9 @@ log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 1.0
 """Seconds between fsyncs of a track while its audio arrives (the issue's bound)."""
+
+MIX_RETRY_AFTER = 30.0
+"""Seconds a client asking for a mix still being made is told to wait (most mix in less)."""
 
 #: Recordings needing no more work: `resume` leaves their rooms alone.
 _DONE = (RecordingState.READY, RecordingState.EMPTY, RecordingState.PURGED)
@@ -456,8 +460,8 @@ class RecordingService:
             retain_until = authorize_download(self.retention, caller, room_id,
                                               DownloadKind.RECORDING, self.clock)
             if row is None or row.state in (RecordingState.PENDING, RecordingState.FAILED):
-                raise Conflict(f"the recording of room {room_id} is being prepared; "
-                               "try again in a minute")
+                raise NotReady(f"the recording of room {room_id} is being prepared; "
+                               "try again in a minute", retry_after=MIX_RETRY_AFTER)
             if row.state is not RecordingState.READY or row.key is None:
                 raise NotFound(f"no audio was recorded in room {room_id}")
             size = self.storage.size(row.key)

@@ -24,9 +24,11 @@ A site admin has no power inside a room beyond their role there: rooms belong to
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from roomscribe.errors import Conflict, Forbidden, InvalidInput
+from roomscribe.errors import Conflict, Forbidden, InvalidInput, Unprocessable
 from roomscribe.rooms.tables import Role, RoomState, SpeakPolicy
 
 MAX_COHOSTS = 2
@@ -61,6 +63,13 @@ def check_schedule(scheduled_for: datetime, now: datetime) -> None:
 def check_one_pending(pending_scheduled: int) -> None:
     if pending_scheduled:
         raise Conflict("you already have a scheduled room; start or cancel it first")
+
+
+def check_no_nulls(changes: Mapping[str, Any], *, nullable: Collection[str]) -> None:
+    """A change may leave a field out, but not blank a field every room has (a title)."""
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise Unprocessable(f"{name} cannot be null; leave it out to keep it")
 
 
 def check_open(state: RoomState) -> None:

@@ -193,6 +193,7 @@ class RoomService:
             changes = data.model_dump(exclude_unset=True)
             if changes.get("visibility", "") is None:
                 del changes["visibility"]
+            rules.check_no_nulls(changes, nullable={"scheduled_for"})
             if room.state is not RoomState.SCHEDULED and set(changes) - {"visibility"}:
                 raise Conflict("only a scheduled room can be changed; all is fixed at the start")
             if changes.get("scheduled_for") is not None:
@@ -208,6 +209,8 @@ class RoomService:
         return public
 
     async def start(self, caller: Account, room_id: str) -> RoomPublic:
+        """Idempotent: starting a room that is live already answers with it, so a host who
+        pressed the button twice (or retried after a timeout) sees their room, not an error."""
         room, public = await self._move(caller, room_id, RoomState.LIVE)
         await self._live_room(room)
         return public
@@ -252,6 +255,8 @@ class RoomService:
         def work(session: Session) -> tuple[Room, RoomPublic]:
             room = _room(session, room_id)
             rules.check_host(_role(session, room_id, caller))
+            if room.state is target is RoomState.LIVE:
+                return room, _room_public(session, room)
             rules.check_transition(room.state, target)
             room.state = target
             if target is RoomState.LIVE:

@@ -162,6 +162,17 @@ async def test_only_the_host_and_admins_get_a_recording_of_a_recorded_ended_room
         assert response.status_code == 404, never
 
 
+async def test_a_recording_still_being_mixed_says_when_to_come_back(api: Api) -> None:
+    room = await recorded_room(api, "ada")
+    speak(api, room, "ada", say(WORDS)[0])
+    await api.app.state.recordings.mixes.close()  # nothing mixes: the room stays pending
+    await api.ok("POST", f"/rooms/{room}/end", "host")
+    response = await get(api, room)
+    assert response.status_code == 503, response.text
+    assert int(response.headers["retry-after"]) > 0
+    assert "being prepared" in response.json()["detail"]
+
+
 async def test_audio_is_in_storage_while_the_room_is_still_live(api: Api,
                                                                 settings: Settings) -> None:
     room = await recorded_room(api, "ada")

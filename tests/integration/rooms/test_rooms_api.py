@@ -46,7 +46,6 @@ async def test_a_scheduled_room_waits_then_starts_then_ends(api: Api) -> None:
 
 @pytest.mark.parametrize(("setup", "action", "detail"), [
     ("scheduled", "end", "a scheduled room cannot become ended"),
-    ("live", "start", "a live room cannot become live"),
     ("live", "cancel", "a live room cannot become cancelled"),
     ("ended", "start", "a ended room cannot become live"),
     ("ended", "end", "a ended room cannot become ended"),
@@ -63,6 +62,16 @@ async def test_only_allowed_transitions(api: Api, setup: str, action: str, detai
     response = await api.call("POST", f"/rooms/{room}/{action}", "host")
     assert response.status_code == 409
     assert response.json()["detail"] == detail
+
+
+async def test_starting_a_live_room_again_answers_with_the_room(api: Api) -> None:
+    await accounts(api, "host", "other")
+    room = await api.room("host", scheduled_for=later(hours=1))
+    started = await api.ok("POST", f"/rooms/{room}/start", "host")
+    response = await api.call("POST", f"/rooms/{room}/start", "host")
+    assert response.status_code == 200
+    assert response.json() == started  # same start time: the second press changed nothing
+    assert (await api.call("POST", f"/rooms/{room}/start", "other")).status_code == 403
 
 
 async def test_a_room_may_be_scheduled_up_to_14_days_ahead(api: Api) -> None:
@@ -117,6 +126,16 @@ async def test_a_scheduled_room_can_be_edited_and_a_live_one_cannot(api: Api) ->
     response = await api.call("PATCH", f"/rooms/{room}", "host", {"record": False})
     assert response.status_code == 409
     assert (await api.ok("GET", f"/rooms/{room}", "host"))["record"] is True
+
+
+@pytest.mark.parametrize("field", ["title", "speak_policy", "record", "captions_public"])
+async def test_a_field_every_room_has_cannot_be_set_to_null(api: Api, field: str) -> None:
+    await api.account("host")
+    room = await api.room("host", scheduled_for=later(days=1))
+    response = await api.call("PATCH", f"/rooms/{room}", "host", {field: None})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == f"{field} cannot be null; leave it out to keep it"
+    assert (await api.ok("GET", f"/rooms/{room}", "host"))["title"] == "A room"
 
 
 @pytest.mark.parametrize("body", [

@@ -73,6 +73,13 @@ def test_vtt_escapes_entities_and_srt_does_not() -> None:
     assert "&amp;" not in srt and "&lt;" not in srt
 
 
+def test_a_speaker_name_with_an_arrow_still_makes_a_valid_srt() -> None:
+    # A display name is typed by its owner: "-->" in it would read as the timings of a new cue.
+    srt = render([said("Hello there.", 1.0, "Eve --> 00:00")], "srt")
+    assert check_srt(srt).hard == ()
+    assert "Eve → 00:00: Hello there." in srt
+
+
 def test_timestamps_are_whole_milliseconds_in_order() -> None:
     # Bob's word rounds to zero length, at the very millisecond Ann's last word ends.
     segments = [said("one two three.", 0.0004, "Ann", per_word=0.3333),
