@@ -10,13 +10,14 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from roomscribe.accounts.schemas import AccountCreate, AccountPublic, SessionCreate, SessionPublic
-from roomscribe.accounts.security import SESSION_COOKIE, bearer_token, session_cookie
-from roomscribe.accounts.service import AccountService
+from roomscribe.accounts.security import (
+    SESSION_COOKIE,
+    bearer_token,
+    json_only,
+    session_cookie,
+)
+from roomscribe.accounts.service import AccountService, public
 from roomscribe.accounts.tables import Account, TokenKind
-
-
-def public(account: Account) -> AccountPublic:
-    return AccountPublic.model_validate(account, from_attributes=True)
 
 
 class AccountController(Controller):
@@ -27,16 +28,17 @@ class AccountController(Controller):
     def register(self, data: JSONBody[AccountCreate],
                  accounts: NamedDependency[AccountService]) -> AccountPublic:
         """Register; the handle is lower-cased. 409 when it is taken."""
-        return public(accounts.register(data))
+        account = accounts.register(data)
+        return public(account, account)
 
     @get("/me", operation_id="getMyAccount", sync_to_thread=False)
     def me(self, caller: NamedDependency[Account]) -> AccountPublic:
-        return public(caller)
+        return public(caller, caller)
 
     @get("/me/following", operation_id="listFollowing", sync_to_thread=True)
     def following(self, caller: NamedDependency[Account],
                   accounts: NamedDependency[AccountService]) -> list[AccountPublic]:
-        return [public(a) for a in accounts.following(caller)]
+        return [public(caller, a) for a in accounts.following(caller)]
 
     @put("/me/following/{handle:str}", operation_id="follow", sync_to_thread=True,
          status_code=HTTP_204_NO_CONTENT)
@@ -52,7 +54,8 @@ class AccountController(Controller):
     @get("/{handle:str}", operation_id="getAccount", sync_to_thread=True)
     def account(self, handle: FromPath[str], caller: NamedDependency[Account],
                 accounts: NamedDependency[AccountService]) -> AccountPublic:
-        return public(accounts.get(handle))
+        """Anyone's profile; `is_admin` only for admins (and for the account itself)."""
+        return accounts.profile(caller, handle)
 
 
 class SessionController(Controller):
@@ -73,10 +76,11 @@ class SessionController(Controller):
         accounts.sign_out(bearer_token(request) or "")
 
     @post("/cookie", operation_id="signInCookie", sync_to_thread=True,
-          status_code=HTTP_204_NO_CONTENT)
+          status_code=HTTP_204_NO_CONTENT, guards=[json_only])
     def sign_in_cookie(self, request: Request[Any, Any, Any], data: JSONBody[SessionCreate],
                        accounts: NamedDependency[AccountService]) -> Response[None]:
-        """Sign a browser in for pages: sets the HttpOnly session cookie, returns no token."""
+        """Sign a browser in for pages: sets the HttpOnly session cookie, returns no token.
+        JSON only (415 otherwise), so no form on another site can post it."""
         issued = accounts.sign_in(data, kind=TokenKind.SESSION)
         secure = request.url.scheme == "https"
         return Response(None, cookies=[session_cookie(issued.token, issued.expires_at,

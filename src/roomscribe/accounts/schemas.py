@@ -29,7 +29,9 @@ class AccountCreate(AccountBase):
 
 
 class AccountPublic(AccountBase):
-    is_admin: bool
+    is_admin: bool | None = None
+    """Whether it is a site admin: shown to admins and to the account itself, null to others
+    (knowing who the admins are is a head start for anyone targeting them)."""
     created_at: datetime
 
 

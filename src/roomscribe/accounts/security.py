@@ -26,6 +26,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
+from litestar.handlers.base import BaseRouteHandler
+
+from roomscribe.errors import UnsupportedMediaType
 
 SESSION_COOKIE = "roomscribe_session"
 
@@ -75,6 +78,16 @@ def stream_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     if connection.scope["type"] == ScopeType.WEBSOCKET and not same_origin(connection):
         return None
     return cookie
+
+
+def json_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard (it runs before the body is read): refuse a body that is not `application/json`,
+    the one kind an HTML form on another site cannot send without a CORS preflight, which this
+    site never grants. It guards the one API route that answers with the page cookie, which a
+    cross-site form could otherwise use to sign a visitor in as someone else (login CSRF)."""
+    media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType("send the sign-in as application/json")
 
 
 def same_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:

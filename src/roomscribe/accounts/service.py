@@ -18,7 +18,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from roomscribe.accounts.schemas import AccountCreate, SessionCreate, normalise_handle
+from roomscribe.accounts.schemas import (
+    AccountCreate,
+    AccountPublic,
+    SessionCreate,
+    normalise_handle,
+)
 from roomscribe.accounts.security import new_token, token_digest, verify_password
 from roomscribe.accounts.tables import Account, AuthToken, Follow, TokenKind, utcnow
 from roomscribe.db import session_scope
@@ -111,6 +116,9 @@ class AccountService:
         with session_scope(self.engine) as session:
             return require_account(session, handle=handle)
 
+    def profile(self, viewer: Account, handle: str) -> AccountPublic:
+        return public(viewer, self.get(handle))
+
     def follow(self, follower: Account, handle: str) -> None:
         """Idempotent: following someone already followed is not an error."""
         with session_scope(self.engine) as session:
@@ -156,6 +164,13 @@ class AccountService:
         data = parse(AccountCreate, {"handle": handle, "password": password,
                                      "display_name": display_name or handle})
         return self.register(data, is_admin=True), True
+
+
+def public(viewer: Account, account: Account) -> AccountPublic:
+    """`account` as `viewer` may see it: whether it is an admin is for admins and itself."""
+    shown = viewer.is_admin or viewer.id == account.id
+    return AccountPublic.model_validate(account, from_attributes=True,
+                                        update={} if shown else {"is_admin": None})
 
 
 def parse(model: type[M], data: dict[str, Any]) -> M:

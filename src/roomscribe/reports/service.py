@@ -52,6 +52,12 @@ class ReportService:
         self._retention = retention
         self._presence = presence
 
+    def check_reporter(self, room_id: str, reporter_id: int) -> None:
+        """Only the host and people who were in the room may report it, or even see what a
+        report of it would say (its title, until when it is kept): Forbidden for anyone else."""
+        if not self._presence(room_id, reporter_id):
+            raise Forbidden("only the host and people who were in the room may report it")
+
     def file(self, data: ReportCreate, *, reporter_id: int, now: datetime) -> Report:
         """File a report; it keeps the recording until `ended_at + report_retention`.
 
@@ -59,8 +65,8 @@ class ReportService:
         deadline, Conflict when this reporter already has an unresolved report of the room.
         """
         room = self._retention.get(data.room_id)
-        if reporter_id != room.host_id and not self._presence(data.room_id, reporter_id):
-            raise Forbidden("only the host and people who were in the room may report it")
+        if reporter_id != room.host_id:
+            self.check_reporter(data.room_id, reporter_id)
         with session_scope(self._engine) as session:
             # The deadline moves first: its compare-and-set is the lock that orders this report
             # against a purge, and against the same reporter filing twice at once.

@@ -85,8 +85,11 @@ class RetentionPageController(Controller):
     @get("/report")
     async def report_form(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                           page_caller: NamedDependency[Account],
+                          reports: NamedDependency[ReportService],
                           retention: NamedDependency[RetentionService],
                           now: NamedDependency[datetime]) -> Template:
+        assert page_caller.id is not None
+        await asyncio.to_thread(reports.check_reporter, room_id, page_caller.id)
         return render("report.html", page_caller, room_id=room_id, errors={}, values={},
                       kept=await asyncio.to_thread(kept, retention, room_id, now),
                       filed=request.query_params.get("done") == "filed")

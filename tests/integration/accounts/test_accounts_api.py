@@ -143,6 +143,36 @@ def test_the_page_cookie_is_http_only_and_not_accepted_by_the_api(client: Client
     assert 'roomscribe_session=""' in out.headers["set-cookie"]
 
 
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("text/plain", '{"handle": "ada", "password": "correct horse"}'),
+    ("application/x-www-form-urlencoded", "handle=ada&password=correct+horse"),
+    (None, '{"handle": "ada", "password": "correct horse"}'),
+])
+def test_the_page_cookie_is_not_set_from_a_body_a_cross_site_form_can_send(
+        client: Client, content_type: str | None, body: str) -> None:
+    register(client)
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post("/api/v1/sessions/cookie", content=body, headers=headers)
+    assert response.status_code == 415, response.text
+    assert "set-cookie" not in response.headers
+
+
+def test_only_admins_and_the_account_itself_see_who_is_an_admin(client: Client) -> None:
+    ada = register(client, "ada")
+    register(client, "root")
+    client.app.state.accounts.make_admin("root", password=None)
+    root = client.post("/api/v1/sessions", json={"handle": "root", "password": "correct horse"}
+                       ).json()["token"]
+    assert client.get("/api/v1/accounts/root", headers=bearer(ada)).json()["is_admin"] is None
+    assert client.put("/api/v1/accounts/me/following/root", headers=bearer(ada)
+                      ).status_code == 204
+    [followed] = client.get("/api/v1/accounts/me/following", headers=bearer(ada)).json()
+    assert followed["is_admin"] is None
+    assert client.get("/api/v1/accounts/root", headers=bearer(root)).json()["is_admin"] is True
+    assert client.get("/api/v1/accounts/ada", headers=bearer(root)).json()["is_admin"] is False
+    assert client.get("/api/v1/accounts/me", headers=bearer(ada)).json()["is_admin"] is False
+
+
 def test_following(client: Client) -> None:
     ada = register(client, "ada")
     register(client, "bob")

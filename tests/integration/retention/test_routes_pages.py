@@ -152,6 +152,11 @@ def test_the_form_says_why_it_refuses(stage: Stage) -> None:
     stranger = stage.visitors["stranger"].post(f"/r/{room}/report", {"reason": "Rude."})
     assert stranger.status_code == 403
     assert "Only the host and people who were in the room may report it." in stranger.text
+    # Nor does the form show a stranger the room's title or until when it is kept (a date that
+    # moved would tell them someone reported it).
+    form = stage.visitors["stranger"].get(f"/r/{room}/report")
+    assert form.status_code == 403
+    assert stage.kept(room).room_title not in form.text and "retention" not in form.text
 
     stage.clock.set(stage.kept(room).retain_until)
     late = stage.visitors["listener"].post(f"/r/{room}/report", {"reason": "Rude."})
