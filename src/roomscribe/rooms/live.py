@@ -58,7 +58,7 @@ from litestar.channels import ChannelsPlugin
 from litestar.channels.subscriber import BacklogStrategy, Subscriber
 
 from roomscribe.captions.events import CaptionEvent, CaptionSink
-from roomscribe.errors import Conflict, NotFound, RoomscribeError
+from roomscribe.errors import Conflict, Forbidden, NotFound, RoomscribeError
 from roomscribe.rooms.outlet import Outlet, Send
 from roomscribe.rooms.tables import Role, RoomState
 
@@ -220,6 +220,8 @@ class LiveRoom:
     captions_public: bool
     started_at: datetime
     voices: dict[int, Voice]
+    blocked: set[int] = field(default_factory=set)
+    """Accounts blocked from the room: no socket of theirs is admitted."""
     state: RoomState = RoomState.LIVE
     pins: list[Pin] = field(default_factory=list)
     connections: set[Connection] = field(default_factory=set)
@@ -402,10 +404,31 @@ class LiveRooms:
     def kick(self, room: LiveRoom, account_id: int, close: Close) -> None:
         """Close every socket `account_id` holds in the room (removal, block)."""
         room.voices.pop(account_id, None)
+        if close is BLOCKED:
+            room.blocked.add(account_id)
         for conn in [c for c in room.connections if c.account_id == account_id]:
             conn.stop(close)
         self._stop(room.audio.get(account_id), close)
         self.roster_changed(room)
+
+    def unblock(self, room: LiveRoom, account_id: int) -> None:
+        room.blocked.discard(account_id)
+
+    def admit(self, room: LiveRoom, account_id: int | None, *, voice: bool) -> None:
+        """Check, just before a socket is attached, what the database said when it was let in.
+
+        The database check and the attach are apart by a thread hop (and a caption listener's
+        wait for the feed), and a revoke, block or end landing in between would find no socket
+        to close. Both this check and those actions run on the event loop, so the socket is
+        either refused here or attached before they look for it.
+        """
+        if room.state is not RoomState.LIVE or self._rooms.get(room.id) is not room:
+            raise Conflict(f"the room is {RoomState.ENDED if self._closed else room.state}, "
+                           "not live")
+        if account_id is not None and account_id in room.blocked:
+            raise Forbidden("you are blocked from this room")
+        if voice and account_id not in room.voices:
+            raise Forbidden("only the host, co-hosts and speakers may send audio")
 
     @staticmethod
     def _stop(conn: Connection | None, close: Close) -> None:
@@ -415,7 +438,9 @@ class LiveRooms:
     # -- connections ---------------------------------------------------------------------------
 
     def attach_audio(self, room: LiveRoom, account_id: int, conn: Connection) -> None:
-        """One audio socket per speaker: a newer one replaces the older (a reconnecting phone)."""
+        """One audio socket per speaker: a newer one replaces the older (a reconnecting phone).
+        Refused (`admit`) unless the account still holds a voice in the live room."""
+        self.admit(room, account_id, voice=True)
         self._stop(room.audio.get(account_id), REPLACED)
         voice = room.voices.get(account_id)
         conn.muted = voice.muted if voice is not None else False
@@ -436,6 +461,11 @@ class LiveRooms:
         """
         subscriber = await self.channels.subscribe(room.channel)
         assert isinstance(subscriber, DroppingSubscriber), "app.py sets subscriber_class"
+        try:
+            self.admit(room, who.account_id if who else None, voice=False)
+        except RoomscribeError:
+            await self.channels.unsubscribe(subscriber, room.channel)
+            raise
         subscriber.on_overflow = lambda: conn.stop(TOO_SLOW)
         conn.on_stop(subscriber.end_now)
         self._join(room, conn, who)
@@ -469,6 +499,7 @@ class LiveRooms:
         Server-Sent Events, which are pulled. Returns once the listener is attached.
         """
         await self._feed_ready(room)
+        self.admit(room, who.account_id if who else None, voice=False)
         outlet = Outlet(send, limit=self.backlog, on_last=lambda: conn.stop(ENDED),
                         on_error=on_error, on_overflow=lambda: conn.stop(TOO_SLOW))
         # From here to the end nothing awaits: no event falls between the history and the feed.

@@ -129,6 +129,22 @@ def check_consent(*, record: bool, consent: bool) -> None:
         raise InvalidInput("this room is recorded: speaking needs consent=true")
 
 
+def check_recording_consent(*, record: bool, consent_at: datetime | None) -> None:
+    """Audio is admitted into a recorded room only from someone who agreed to be recorded (the
+    host agrees by choosing to record)."""
+    if record and consent_at is None:
+        raise Forbidden("this room is recorded: agree to be recorded before you speak")
+
+
+def check_may_start_recording(voices_without_consent: int) -> None:
+    """Recording cannot be turned on under speakers who accepted a room that was not recorded:
+    their consent was never asked. They step down (or are moved back) first."""
+    if voices_without_consent:
+        raise Conflict(f"{voices_without_consent} speaker(s) accepted this room when it was not "
+                       "recorded; move them back to listener before recording it, and invite "
+                       "them again so they can agree")
+
+
 def check_speaker_slot(speakers: int) -> None:
     if speakers >= MAX_SPEAKERS:
         raise Conflict(f"the room already has {MAX_SPEAKERS} speakers")

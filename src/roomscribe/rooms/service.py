@@ -45,7 +45,17 @@ from roomscribe.errors import Conflict, Forbidden, ModelUnavailable, NotAuthenti
 from roomscribe.retention.tables import Retention
 from roomscribe.rooms import rules
 from roomscribe.rooms.audio import AudioSink, CaptionSource, SpeakerFeed
-from roomscribe.rooms.live import BLOCKED, REMOVED, Close, Listener, LiveRoom, LiveRooms, Pin, Voice
+from roomscribe.rooms.live import (
+    BLOCKED,
+    REMOVED,
+    Close,
+    Connection,
+    Listener,
+    LiveRoom,
+    LiveRooms,
+    Pin,
+    Voice,
+)
 from roomscribe.rooms.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -121,11 +131,13 @@ class RoomService:
         existing = self.live.get(room.id)
         if existing is not None:
             return existing
-        voices = await self._tx(lambda session: _voices(session, room.id))
+        voices, blocked = await self._tx(lambda session: (_voices(session, room.id),
+                                                          _blocked(session, room.id)))
         assert room.started_at is not None
         return self.live.open(LiveRoom(
             id=room.id, title=room.title, record=room.record,
-            captions_public=room.captions_public, started_at=room.started_at, voices=voices))
+            captions_public=room.captions_public, started_at=room.started_at, voices=voices,
+            blocked=blocked))
 
     async def _tell(self, room: Room, *, ended: bool) -> None:
         for listener in self.listeners:
@@ -196,6 +208,11 @@ class RoomService:
             rules.check_no_nulls(changes, nullable={"scheduled_for"})
             if room.state is not RoomState.SCHEDULED and set(changes) - {"visibility"}:
                 raise Conflict("only a scheduled room can be changed; all is fixed at the start")
+            if changes.get("record") and not room.record:
+                rules.check_may_start_recording(_voices_without_consent(session, room_id))
+                host = _member(session, room_id, caller)
+                host.consent_at = host.consent_at or utcnow()  # choosing to record is consent
+                session.add(host)
             if changes.get("scheduled_for") is not None:
                 rules.check_schedule(changes["scheduled_for"], utcnow())
             elif "scheduled_for" in changes:
@@ -504,7 +521,7 @@ class RoomService:
         return _member_public(target, member)
 
     async def unblock(self, caller: Account, room_id: str, handle: str) -> None:
-        def work(session: Session) -> None:
+        def work(session: Session) -> int:
             _room(session, room_id)
             rules.check_moderator(_role(session, room_id, caller))
             target = require_account(session, handle=handle)
@@ -513,8 +530,12 @@ class RoomService:
                 raise NotFound(f"{target.handle} is not blocked")
             member.role = Role.LISTENER
             session.add(member)
+            return _id(target)
 
-        await self._change(room_id, work)
+        account_id = await self._change(room_id, work)
+        live = self.live.get(room_id)
+        if live is not None:
+            self.live.unblock(live, account_id)
 
     async def _voice_change(self, room_id: str,
                             work: Callable[[Session], tuple[Account, Member]]) -> MemberPublic:
@@ -580,20 +601,25 @@ class RoomService:
             await asyncio.to_thread(record_presence, self.engine, room.id, _id(viewer))
         return await self._live_room(room), None if viewer is None else _listener(viewer)
 
-    async def join_audio(self, speaker: Account, room_id: str) -> tuple[LiveRoom, SpeakerFeed]:
-        """Only the host, co-hosts and speakers of a live room send audio."""
-        def work(session: Session) -> tuple[Room, Role]:
+    async def join_audio(self, speaker: Account, room_id: str,
+                         conn: Connection) -> tuple[LiveRoom, SpeakerFeed]:
+        """Only the host, co-hosts and speakers of a live room send audio, and in a recorded
+        room only once they agreed to be recorded; `conn` is attached to the live room in the
+        same step as the last check (`LiveRooms.admit`)."""
+        def work(session: Session) -> tuple[Room, Member]:
             room = _room(session, room_id)
             rules.check_live(room.state)
-            return room, _role(session, room_id, speaker)
+            return room, _member(session, room_id, speaker)
 
-        room, role = await self._tx(work)
-        rules.check_not_blocked(role)
-        if role not in rules.VOICES:
+        room, member = await self._tx(work)
+        rules.check_not_blocked(member.role)
+        if member.role not in rules.VOICES:
             raise Forbidden("only the host, co-hosts and speakers may send audio")
+        rules.check_recording_consent(record=room.record, consent_at=member.consent_at)
         if self.captions is None:
             raise ModelUnavailable("live captions are not running on this server")
         live = await self._live_room(room)
+        self.live.attach_audio(live, _id(speaker), conn)
         feed = SpeakerFeed(room=room.id, speaker=Speaker(id=speaker.handle,
                                                          name=speaker.display_name),
                            captions=self.captions, sink=self.live.caption_sink(live),
@@ -645,6 +671,13 @@ def _target(session: Session, room_id: str, caller: Account,
     return target, member
 
 
+def _voices_without_consent(session: Session, room_id: str) -> int:
+    """Speakers and co-hosts (not the host, whose choice it is) who never agreed to recording."""
+    return session.exec(select(func.count()).select_from(Member).where(
+        Member.room_id == room_id, col(Member.role).in_([Role.COHOST, Role.SPEAKER]),
+        col(Member.consent_at).is_(None))).one()
+
+
 def _count(session: Session, room_id: str, role: Role) -> int:
     return session.exec(select(func.count()).select_from(Member)
                         .where(Member.room_id == room_id, Member.role == role)).one()
@@ -656,6 +689,11 @@ def _voices(session: Session, room_id: str) -> dict[int, Voice]:
                         .where(Member.room_id == room_id,
                                col(Member.role).in_(list(rules.VOICES)))).all()
     return {m.account_id: _voice(a, m) for m, a in rows}
+
+
+def _blocked(session: Session, room_id: str) -> set[int]:
+    return set(session.exec(select(Member.account_id).where(
+        Member.room_id == room_id, Member.role == Role.BLOCKED)).all())
 
 
 def _voice(account: Account, member: Member) -> Voice:

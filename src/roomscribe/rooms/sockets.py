@@ -55,13 +55,12 @@ async def serve_audio(socket: WebSocket[Any, Any, Any], room_id: str, rooms: Roo
         speaker = await _identify(socket, accounts)
         if speaker is None:
             raise NotAuthenticated("sign in to speak: pass ?token=TOKEN or a bearer header")
-        live, feed = await rooms.join_audio(speaker, room_id)
+        assert speaker.id is not None, "stored accounts have ids"
+        conn = Connection(account_id=speaker.id)
+        live, feed = await rooms.join_audio(speaker, room_id, conn)
     except RoomscribeError as err:
         await _close(socket, close_for(err))
         return
-    assert speaker.id is not None, "stored accounts have ids"
-    conn = Connection(account_id=speaker.id)
-    rooms.live.attach_audio(live, speaker.id, conn)
     receiver = asyncio.create_task(_receive_audio(socket, conn, feed))
     try:
         close = await conn.stopped()
@@ -127,7 +126,10 @@ async def serve_captions(socket: WebSocket[Any, Any, Any], room_id: str, rooms: 
     try:
         # The room's feed sends to the socket directly; stopping `conn` detaches it and cancels
         # a send stuck on a client that stopped reading.
-        await rooms.live.listen(live, conn, who, socket.send_text, failed)
+        try:
+            await rooms.live.listen(live, conn, who, socket.send_text, failed)
+        except RoomscribeError as err:  # refused at the last moment (see `LiveRooms.admit`)
+            conn.stop(close_for(err))
         close = await conn.stopped()
     finally:
         conn.stop(SHUTDOWN)  # a no-op unless this task itself is being cancelled
@@ -155,8 +157,11 @@ async def open_event_stream(rooms: RoomService, viewer: Account | None,
 async def _sse_messages(hub: LiveRooms, live: LiveRoom,
                         who: Listener | None) -> AsyncIterator[ServerSentEventMessage]:
     conn = Connection(account_id=who.account_id if who else None)
-    async for data in hub.relay(live, conn, who):
-        yield ServerSentEventMessage(data=data.decode())
+    try:
+        async for data in hub.relay(live, conn, who):
+            yield ServerSentEventMessage(data=data.decode())
+    except RoomscribeError as err:  # refused at the last moment (see `LiveRooms.admit`)
+        conn.stop(close_for(err))
     conn.stop(SHUTDOWN)
     close = await conn.stopped()
     yield ServerSentEventMessage(

@@ -8,16 +8,26 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
+from sqlmodel import select
 
 from integration.rooms.harness import Api, FakeCaptionSource, pcm, running
+from roomscribe.accounts.tables import Account
 from roomscribe.app import create_app
 from roomscribe.config import Settings
+from roomscribe.db import session_scope
 from roomscribe.errors import ModelUnavailable
-from roomscribe.rooms.live import SUBSCRIBER_BACKLOG
+from roomscribe.rooms.live import BLOCKED, SUBSCRIBER_BACKLOG, Connection, LiveRoom
+from roomscribe.rooms.tables import Member
+
+
+async def accounts(api: Api, *handles: str) -> None:
+    for handle in handles:
+        await api.account(handle)
 
 
 async def cast(api: Api, **room: object) -> str:
@@ -188,3 +198,84 @@ async def test_a_model_that_cannot_load_leaves_the_server_up_without_captions(
         await api.listen(room, "ann")
     # Litestar logs through a queue to stderr; the operator reads why there.
     assert "live captions are off: ROOMSCRIBE_ASR_MODEL='no-such-model'" in capsys.readouterr().err
+
+
+# -- consent and roles that hold ----------------------------------------------------------------
+
+
+async def test_recording_cannot_be_turned_on_under_speakers_who_never_agreed(api: Api) -> None:
+    await accounts(api, "host", "spk")
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    room = await api.room("host", scheduled_for=later)
+    await api.speaker(room, "host", "spk")  # accepted while the room was not recorded
+    refused = await api.call("PATCH", f"/rooms/{room}", "host", {"record": True})
+    assert refused.status_code == 409, refused.text
+    assert "accepted this room when it was not recorded" in refused.json()["detail"]
+    await api.ok("POST", f"/rooms/{room}/members/spk/revoke", "host")
+    recorded = await api.ok("PATCH", f"/rooms/{room}", "host", {"record": True})
+    assert recorded["record"] is True
+    # The host chose to record: that is their consent, so their own microphone is admitted.
+    await api.ok("POST", f"/rooms/{room}/start", "host")
+    listener = await api.listen(room, "host")
+    host = api.socket(room, "audio", "host")
+    host.send_bytes(pcm(200))
+    await listener.caption_from("host")
+
+
+async def test_audio_is_admitted_into_a_recorded_room_only_with_consent(api: Api) -> None:
+    room = await cast(api, record=True)
+    # However a voice without consent came about (data from before this rule), its audio stays out.
+    with session_scope(api.app.state.engine) as session:
+        member = session.exec(select(Member).join(Account).where(Account.handle == "spk")).one()
+        member.consent_at = None
+        session.add(member)
+    assert await api.socket(room, "audio", "spk").closed() == (
+        4403, "this room is recorded: agree to be recorded before you speak")
+
+
+async def test_a_revoke_landing_between_admission_and_attach_stops_the_audio(
+        api: Api, captions: FakeCaptionSource, monkeypatch: pytest.MonkeyPatch) -> None:
+    room = await cast(api)
+    live = api.app.state.rooms.live
+    attach = live.attach_audio
+
+    def revoked_first(room: LiveRoom, account_id: int, conn: Connection) -> None:
+        live.set_voice(room, account_id, None)  # what a revoke committing just now does
+        attach(room, account_id, conn)
+
+    monkeypatch.setattr(live, "attach_audio", revoked_first)
+    sock = api.socket(room, "audio", "spk")
+    sock.send_bytes(pcm(200))
+    assert await sock.closed() == (4403, "only the host, co-hosts and speakers may send audio")
+    assert captions.streams == []
+
+
+async def test_a_block_landing_before_a_listener_is_attached_keeps_them_out(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    room = await cast(api)
+    live = api.app.state.rooms.live
+    listen = live.listen
+    ann = await asyncio.to_thread(api.app.state.accounts.get, "ann")
+
+    async def blocked_first(room: LiveRoom, conn: Connection, *args: Any) -> None:
+        live.kick(room, ann.id, BLOCKED)  # what a block committing just now does
+        await listen(room, conn, *args)
+
+    monkeypatch.setattr(live, "listen", blocked_first)
+    assert await api.socket(room, "captions", "ann").closed() == (
+        4403, "you are blocked from this room")
+
+
+async def test_an_end_landing_before_a_listener_is_attached_closes_it(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    room = await cast(api)
+    rooms = api.app.state.rooms
+    listen = rooms.live.listen
+
+    async def ended_first(room: LiveRoom, conn: Connection, *args: Any) -> None:
+        await rooms.live.end(room)
+        await listen(room, conn, *args)
+
+    monkeypatch.setattr(rooms.live, "listen", ended_first)
+    assert await api.socket(room, "captions", "ann").closed() == (
+        4409, "the room is ended, not live")
