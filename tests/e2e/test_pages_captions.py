@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 from websockets.sync.client import ClientConnection, connect
 
-from helpers.site import Site
+from helpers.site import Site, free_port, serve
 from helpers.speech import SPEECH_DIR
+from integration.rooms.harness import FakeCaptionSource
+from roomscribe.config import Settings
 from roomscribe.media.ffmpeg import decode
 from roomscribe.web.presets import FONTS, PRESETS, contrast
 
@@ -325,3 +328,31 @@ def test_ending_the_room_tells_the_listener(site: Site, browser: Browser,
         # The flushed last words arrive as a final; no partial is left hanging.
         expect(tab.locator("#caption-log .caption")).to_have_count(2)
         expect(tab.locator("#caption-partial p")).to_have_count(0)
+
+
+def test_captions_carry_on_after_the_server_restarts(
+        tmp_path: Path, browser: Browser, recording: list[bytes]) -> None:
+    """A graceful restart keeps the room live but numbers its captions from 0 again: the page,
+    which reconnects by itself, shows the new captions instead of taking them for repeats."""
+    settings = Settings(data_dir=tmp_path / "data")
+    port = free_port()
+    context = browser.new_context()
+    try:
+        with serve(settings, port=port, caption_source=FakeCaptionSource()) as first:
+            room, _, speaker, listener = cast(first)
+            first.sign_in(context, listener)
+            tab = context.new_page()
+            open_room(tab, first, f"/r/{room}")
+            with connect(first.socket_url(f"/rooms/{room}/audio", speaker)) as socket:
+                Voice(socket, recording).say(2 * PER_FINAL)
+                expect(tab.locator("#caption-log .caption")).to_have_count(2)
+            token = first.tokens[speaker]
+        expect(tab.locator("#caption-status")).to_contain_text("Reconnecting")
+        with serve(settings, port=port, caption_source=FakeCaptionSource()) as second:
+            expect(tab.locator("#caption-status")).to_have_text(CONNECTED)
+            second.tokens[speaker] = token
+            with connect(second.socket_url(f"/rooms/{room}/audio", speaker)) as socket:
+                Voice(socket, recording).say(2 * PER_FINAL)
+                expect(tab.locator("#caption-log .caption")).to_have_count(4)
+    finally:
+        context.close()

@@ -100,12 +100,14 @@ class Site:
 
 
 @contextmanager
-def serve(settings: Settings, **app_options: Any) -> Iterator[Site]:
-    """The app on a free port until the block ends; `app_options` go to `create_app`."""
+def serve(settings: Settings, *, port: int = 0, **app_options: Any) -> Iterator[Site]:
+    """The app on `port` (a free one by default) until the block ends; `app_options` go to
+    `create_app`."""
     app_options.setdefault("password_hasher", PasswordHasher.from_parameters(CHEAPEST))
     app = create_app(settings, **app_options)
     listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart on the same port
+    listener.bind(("127.0.0.1", port))
     port = listener.getsockname()[1]
     # The sans-I/O WebSocket protocol: the default one imports websockets' deprecated legacy API.
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio",
@@ -123,6 +125,13 @@ def serve(settings: Settings, **app_options: Any) -> Iterator[Site]:
         server.should_exit = True
         thread.join(START_TIMEOUT)
         listener.close()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server a test starts, stops and restarts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], object], within: float, what: str) -> None:

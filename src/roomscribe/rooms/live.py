@@ -5,14 +5,16 @@ different backend in `app.py` plus moving the small per-room state below out of 
 Everything a listener sees travels on that channel as one JSON text message with a `type`:
 
     partial, final   caption events, exactly `CaptionEvent.to_json()` (roomscribe.captions.events)
-    room             {"room", "state", "title", "record", "captions_public"}
+    room             {"room", "state", "title", "record", "captions_public", "epoch"}
     roster           {"room", "voices": [{"id", "name", "role", "muted", "streaming"}],
                       "listeners": [{"id", "name"}] (at most 100), "listener_count", "anonymous"}
     reaction         {"room", "emoji", "from": {"id", "name"}}
     pins             {"room", "pins": [{"id", "url", "title", "pinned_at"}]}
 
 A joiner first receives the current `room`, `roster` and `pins`, then the finals of the last two
-minutes, then the live stream. Pins, reactions and that history live only here, in memory: they
+minutes, then the live stream. Caption `seq` numbers count from 0 again when a server restarts
+(they live in its memory), so the `room` event carries an `epoch` that changes with them: a client
+that sees a new epoch forgets the numbers it has seen instead of dropping new captions as repeats. Pins, reactions and that history live only here, in memory: they
 are gone when the room ends and never archived.
 
 In each process a room has one subscription to its channel (its feed), which offers every event
@@ -45,6 +47,7 @@ WebSocket close codes, shared by the audio and caption sockets. Refusals mirror 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterable
@@ -239,6 +242,8 @@ class LiveRoom:
     held: the feed skips captions up to it."""
     feed: asyncio.Future[None] | None = None
     """Resolved once the room's feed is subscribed to its channel."""
+    epoch: str = field(default_factory=lambda: secrets.token_hex(4))
+    """Names this run of the room's caption numbering (see the module docstring)."""
 
     @property
     def channel(self) -> str:
@@ -250,7 +255,8 @@ class LiveRoom:
 
     def room_event(self) -> dict[str, Any]:
         return {"type": "room", "room": self.id, "state": str(self.state), "title": self.title,
-                "record": self.record, "captions_public": self.captions_public}
+                "record": self.record, "captions_public": self.captions_public,
+                "epoch": self.epoch}
 
     def roster_event(self) -> dict[str, Any]:
         rank = {Role.HOST: 0, Role.COHOST: 1, Role.SPEAKER: 2}

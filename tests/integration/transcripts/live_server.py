@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,16 +27,12 @@ import numpy.typing as npt
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from helpers.site import free_port
+
 STARTUP = 120.0
 """Seconds a server may take to come up: it loads the model on a shared, busy machine."""
 FRAME = 0.1
 """Seconds of audio in each frame, as a browser's mic capture sends them."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

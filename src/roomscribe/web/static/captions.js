@@ -141,6 +141,7 @@ export class CaptionView {
     this.heard = new Map(); // speaker id → seq of their latest final
     this.lastSpeaker = null;
     this.lines = new Map(); // speaker id → their partial line
+    this.epoch = null; // the numbering the seen seq belong to (a restarted server starts anew)
     this.paused = false;
     this.pausedByButton = false;
     this.unseen = 0;
@@ -153,6 +154,17 @@ export class CaptionView {
       this.resume();
       this.log.focus();
     });
+  }
+
+  // A server that restarted numbers captions from 0 again, under a new epoch: what was seen
+  // under the old one says nothing about the new numbers.
+  numbering(epoch) {
+    if (this.epoch !== null && epoch !== this.epoch) {
+      this.seen.clear();
+      this.heard.clear();
+      this.clearPartials();
+    }
+    this.epoch = epoch;
   }
 
   final(event) {
@@ -343,6 +355,7 @@ function start(section) {
       if (event.type === "final") view.final(event);
       else if (event.type === "partial") view.partial(event);
       else if (event.type === "room") {
+        view.numbering(event.epoch);
         showRoom(event);
         if (event.state === "ended" || event.state === "cancelled") stream.over(event.state);
       }
