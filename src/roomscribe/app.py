@@ -29,6 +29,7 @@ from roomscribe.archive.service import ArchiveService
 from roomscribe.config import Settings, get_settings
 from roomscribe.db import create_all, make_engine
 from roomscribe.errors import ModelUnavailable, RoomscribeError
+from roomscribe.purgers import purgers
 from roomscribe.recordings.routes import RecordingController, provide_recordings
 from roomscribe.recordings.service import RecordingService, RunMarker
 from roomscribe.recordings.storage import open_storage
@@ -39,7 +40,7 @@ from roomscribe.retention.policy import Durations
 from roomscribe.retention.routes import DEPENDENCIES as RETENTION_DEPENDENCIES
 from roomscribe.retention.routes import AdminRetentionController
 from roomscribe.retention.scheduler import Clock, RetentionScheduler, system_clock
-from roomscribe.retention.service import RetentionService, load_purgers
+from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.audio import AudioSink, CaptionSource
 from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveRooms
 from roomscribe.rooms.routes import RoomController, provide_rooms
@@ -141,14 +142,17 @@ async def retention(app: Litestar) -> AsyncIterator[None]:
     settings, engine = app.state.settings, app.state.engine
     app.state.retention = service = RetentionService(
         engine, durations=Durations.from_settings(settings),
-        purgers=await asyncio.to_thread(load_purgers, settings, engine))
+        purgers=purgers(settings, engine, app.state.archive.index))
     app.state.reports = ReportService(engine, retention=service,
                                       presence=functools.partial(was_present, engine))
     # Named after its database: one scheduler a database, whose stored jobs find it again after
     # a restart (they name their scheduler).
+    # Paused until `recovery` has finished what the last server left: a purge must not run beside
+    # a mix or final pass that would write the room's files again. Deadlines registered meanwhile
+    # are scheduled all the same.
     scheduler = RetentionScheduler(service, engine=engine, clock=app.state.clock,
                                    name=settings.db_url)
-    await asyncio.to_thread(scheduler.start)
+    await asyncio.to_thread(scheduler.start, paused=True)
     app.state.retention_scheduler = scheduler
     try:
         yield
@@ -172,11 +176,13 @@ async def archive(app: Litestar) -> AsyncIterator[None]:
 async def recordings(app: Litestar) -> AsyncIterator[None]:
     """`app.state.recordings`: speaker tracks and mixes; the rooms' audio sink unless
     create_app was given one."""
-    service = RecordingService(app.state.engine, open_storage(app.state.settings),
-                               app.state.retention, clock=app.state.clock)
+    settings = app.state.settings
+    service = RecordingService(app.state.engine, open_storage(settings), app.state.retention,
+                               clock=app.state.clock, scratch=settings.data_dir / "tmp")
     app.state.recordings = service
     if app.state.audio_sink is None:
         app.state.audio_sink = service
+    await asyncio.to_thread(service.clean)
     service.start()
     try:
         yield
@@ -224,6 +230,7 @@ async def recovery(app: Litestar) -> AsyncIterator[None]:
     await app.state.recordings.resume()
     await app.state.transcripts.resume()
     await app.state.archive.reconcile()
+    app.state.retention_scheduler.resume()
     yield
 
 
@@ -267,7 +274,7 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                       "transcripts": Provide(provide_transcripts, sync_to_thread=False),
                       "archive": Provide(provide_archive, sync_to_thread=False)},
         plugins=[channels, LifespansInsideChannels(rooms, recovery)],
-        lifespan=[database, run_marker, accounts, live_captions, retention, archive, recordings,
+        lifespan=[database, run_marker, accounts, live_captions, archive, retention, recordings,
                   transcripts],
         state=State({"settings": settings, "caption_source": caption_source,
                      "audio_sink": audio_sink, "transcriber": transcriber,

@@ -43,6 +43,9 @@ def make_engine(settings: Settings) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows are overwritten with zeros, not left in free pages: a purged
+            # transcript must not be readable in the database file afterwards.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine
@@ -53,6 +56,19 @@ def create_all(engine: Engine) -> None:
     for module in TABLE_MODULES:
         importlib.import_module(module)
     SQLModel.metadata.create_all(engine)
+
+
+def forget_deleted(engine: Engine) -> None:
+    """Make what was just deleted unreadable on disk as well (after a retention purge).
+
+    With `secure_delete` the database file keeps no copy of a deleted row, but in WAL mode the
+    write-ahead log still holds older copies of its pages until a checkpoint truncates it.
+    Other databases manage their own storage; nothing to do there.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @contextmanager

@@ -39,7 +39,7 @@ from whoosh import columns, fields, index, query, writing
 from whoosh.analysis import Analyzer, RegexTokenizer, StemmingAnalyzer
 from whoosh.analysis.filters import LowercaseFilter
 from whoosh.index import LockError
-from whoosh.reading import TermNotFound
+from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.searching import Searcher
 
 from roomscribe.config import Settings
@@ -201,6 +201,8 @@ class _Op:
     """Needs a writer of its own (rebuild, reconcile): it reads the committed index or clears it."""
     clears: bool = False
     """Its commit drops every existing segment (rebuild)."""
+    expunges: bool = False
+    """Its commit rewrites the segments holding deleted documents without them (a purge)."""
     future: Future[Any] = field(default_factory=Future)
 
 
@@ -208,6 +210,21 @@ _STOP = object()
 
 COMMIT_DELAY = 0.5
 """Seconds `add_soon` holds segments before they are committed (and searchable)."""
+
+
+def _expunge(writer: writing.SegmentWriter, segments: list[Any]) -> list[Any]:
+    """A whoosh merge policy: every segment with deleted documents is copied into the new one
+    without them and dropped; the rest stay as they are. (`writing.OPTIMIZE` would rewrite the
+    whole index for one room.)"""
+    kept = []
+    for segment in segments:
+        if segment.has_deletions():
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            writer.add_reader(reader)
+            reader.close()
+        else:
+            kept.append(segment)
+    return kept
 
 
 def _report(future: Future[Any]) -> None:
@@ -293,6 +310,14 @@ class Index:
         """Remove every segment of a room (its room ended in deletion or expiry)."""
         self._release(superseded=room_id)
         await asyncio.wrap_future(self._submit(self._delete_op(room_id)))
+
+    def purge_room(self, room_id: str) -> None:
+        """Remove every segment of a room and rewrite the files that held them, so its words
+        leave the disk (whoosh only marks a deleted document until its segment is merged).
+        Blocks: call it from a worker thread, as retention purges are."""
+        op = self._delete_op(room_id)
+        op.alone = op.expunges = True
+        self._submit(op).result()
 
     async def replace_room(self, room_id: str, docs: Iterable[SegmentDoc]) -> int:
         """Swap all of a room's segments at once (final pass, new title or visibility)."""
@@ -444,6 +469,8 @@ class Index:
     def _finish(writer: writing.IndexWriter, ops: list[_Op]) -> None:
         if any(op.clears for op in ops):
             writer.commit(mergetype=writing.CLEAR)
+        elif any(op.expunges for op in ops):
+            writer.commit(mergetype=_expunge)
         else:
             writer.commit()
 

@@ -279,22 +279,11 @@ def _first_match(words: Sequence[dict[str, Any]],
 
 
 class IndexPurger:
-    """Retention's purger for the search index: the room's segments."""
+    """Retention's purger for the search index: the room's segments, through the one writer."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, index: Index) -> None:
+        self.index = index
 
     def purge(self, room_id: str) -> int:
-        # Purges run in a worker thread (the scheduler's, or the `retention sweep` command),
-        # so the index is opened for the purge, its queue drained, and closed again.
-        index = Index.from_settings(self.settings)
-        try:
-            asyncio.run(index.delete_room(room_id))
-        finally:
-            index.close()
+        self.index.purge_room(room_id)
         return 0
-
-
-def purger(settings: Settings, engine: Engine) -> IndexPurger:
-    """The factory `retention.service.PURGER_FACTORIES` names."""
-    return IndexPurger(settings)

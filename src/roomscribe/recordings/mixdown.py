@@ -59,10 +59,13 @@ def mixdown(
     until: float | None = None,
     bitrate: str = "32k",
     block_seconds: float = 20.0,
+    scratch: Path | None = None,
 ) -> Mix:
     """Mix every track of `room_id` into `{room_id}/mix.ogg`, replacing an earlier mix.
 
     `until` is the room's end on its clock; by default the mix ends with the last recorded sample.
+    ffmpeg writes into a temporary folder under `scratch` (the system's by default), which the
+    service empties at start: a mix killed halfway leaves nothing behind for long.
     Blocking (reads every track, runs ffmpeg): call it from a worker thread.
     """
     names = track_ids(storage, room_id)
@@ -79,7 +82,7 @@ def mixdown(
     if total == 0:
         raise NotFound(f"room {room_id!r} has tracks but no audio in them")
     key = mix_key(room_id)
-    with tempfile.TemporaryDirectory(prefix="roomscribe-mix-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="roomscribe-mix-", dir=scratch) as tmp:
         out = Path(tmp) / MIX_NAME
         ffmpeg.encode_pcm(_blocks(readers, total, max(1, round(block_seconds * rate))), out,
                           sample_rate=rate, codec="libopus", bitrate=bitrate)

@@ -25,6 +25,7 @@ import logging
 import os
 import queue
 import re
+import shutil
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
@@ -38,7 +39,6 @@ from sqlmodel import Session, col, select
 
 from roomscribe.accounts.tables import Account, utcnow
 from roomscribe.captions.events import Speaker
-from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.errors import (
     Conflict,
@@ -48,7 +48,7 @@ from roomscribe.errors import (
     RangeNotSatisfiable,
 )
 from roomscribe.recordings.mixdown import MIX_CONTENT_TYPE, mixdown
-from roomscribe.recordings.storage import Storage, check_key, open_storage
+from roomscribe.recordings.storage import Storage, check_key
 from roomscribe.recordings.tables import Recording, RecordingState
 from roomscribe.recordings.tracks import TrackReader, TrackWriter, track_ids
 from roomscribe.retention.scheduler import Clock, system_clock
@@ -353,9 +353,13 @@ class RecordingService:
     `close()`, both on the event loop."""
 
     def __init__(self, engine: Engine, storage: Storage, retention: RetentionService, *,
-                 flush_interval: float = FLUSH_INTERVAL, clock: Clock = system_clock) -> None:
+                 flush_interval: float = FLUSH_INTERVAL, clock: Clock = system_clock,
+                 scratch: Path | None = None) -> None:
+        """`scratch`: a folder of this service's own for ffmpeg's temporary files, emptied by
+        `clean` (None: the system's temporary folder, left alone)."""
         self.engine = engine
         self.storage = storage
+        self.scratch = scratch
         self.retention = retention
         self.clock = clock
         self._writes = _TrackWrites(storage, flush_interval)
@@ -363,6 +367,15 @@ class RecordingService:
 
     def start(self) -> None:
         self.mixes.start()
+
+    def clean(self) -> None:
+        """Remove what a killed server left half-written: temporary objects and mix files.
+        Blocking; call at start, before anything writes."""
+        if (count := self.storage.clean()):
+            log.warning("removed %d half-written recording objects", count)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch.mkdir(parents=True, exist_ok=True)
 
     async def close(self) -> None:
         await self.mixes.close()
@@ -430,10 +443,14 @@ class RecordingService:
         with session_scope(self.engine) as session:
             fresh = session.get(Recording, room_id)
             assert fresh is not None
-            if fresh.state is RecordingState.PENDING:  # a purge meanwhile wins
+            if fresh.state is RecordingState.PENDING:
                 fresh.sqlmodel_update(update)
                 session.add(fresh)
-            return fresh
+                return fresh
+        # A purge meanwhile wins, and the mix it could not see yet goes too.
+        if update.get("key") is not None:
+            self.storage.delete(update["key"])
+        return fresh
 
     def _mixdown(self, room: Room) -> dict[str, Any]:
         names = track_ids(self.storage, room.id)
@@ -443,7 +460,7 @@ class RecordingService:
         assert room.started_at is not None and room.ended_at is not None
         room_seconds = (room.ended_at - room.started_at).total_seconds()
         until = max(ends) if room.ended_reason is EndReason.CRASH else max(max(ends), room_seconds)
-        mix = mixdown(self.storage, room.id, until=until)
+        mix = mixdown(self.storage, room.id, until=until, scratch=self.scratch)
         return {"state": RecordingState.READY, "key": mix.key, "duration": mix.duration,
                 "size": mix.size, "tracks": len(mix.tracks), "error": None,
                 "mixed_at": utcnow()}
@@ -490,8 +507,3 @@ class RecordingPurger:
             row.sqlmodel_update({"state": RecordingState.PURGED, "key": None, "size": None})
             session.add(row)
         return freed
-
-
-def purger(settings: Settings, engine: Engine) -> RecordingPurger:
-    """The factory `retention.service.PURGER_FACTORIES` names."""
-    return RecordingPurger(open_storage(settings), engine)

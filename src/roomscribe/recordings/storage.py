@@ -87,6 +87,9 @@ class Storage(Protocol):
     def delete(self, prefix: str) -> int:
         """Delete every object under `prefix` (never empty) and return how many; none is fine."""
 
+    def clean(self) -> int:
+        """Remove what writers killed mid-write left behind; returns how many pieces."""
+
 
 def open_storage(settings: Settings) -> Storage:
     """The configured backend: the local folder `data_dir/recordings` (an object store later)."""
@@ -234,8 +237,24 @@ class LocalStorage:
                 count += 1
             except FileNotFoundError:
                 continue
+        # What a killed writer left half-written under the prefix goes too: it is the room's.
+        for path in self._leftovers(prefix):
+            path.unlink(missing_ok=True)
         self._prune(prefix)
         return count
+
+    def clean(self) -> int:
+        """Delete what killed writers left half-written (dot-named temporary files); returns how
+        many. Call at start, before anything writes."""
+        leftovers = list(self._leftovers(""))
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        return len(leftovers)
+
+    def _leftovers(self, prefix: str) -> Iterator[Path]:
+        base = self.root.joinpath(*prefix.split("/")) if prefix else self.root
+        if base.is_dir():
+            yield from (path for path in base.rglob(".*.tmp") if path.is_file())
 
     def _prune(self, prefix: str) -> None:
         """Remove folders left empty, so a deleted room leaves no trace on disk."""

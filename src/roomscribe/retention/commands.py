@@ -7,17 +7,21 @@ time. Output is JSON, for scripts as much as for people.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 
 from pydantic_core import to_jsonable_python
 
+from roomscribe.archive.index import Index
 from roomscribe.cli import print_json
 from roomscribe.config import Settings
 from roomscribe.db import create_all, make_engine
 from roomscribe.errors import InvalidInput
+from roomscribe.purgers import purgers
 from roomscribe.retention.policy import Durations
-from roomscribe.retention.service import RetentionService, load_purgers
+from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import RetentionPublic
 
 
@@ -52,21 +56,29 @@ def _instant(text: str | None) -> datetime:
     return value.astimezone(UTC)
 
 
-def _service(settings: Settings) -> RetentionService:
+@contextmanager
+def _service(settings: Settings) -> Iterator[RetentionService]:
+    """The policy over the database, with every purger; the search index is this command's to
+    write while it runs (a server writing it too takes turns through whoosh's lock)."""
     engine = make_engine(settings)
     create_all(engine)
-    return RetentionService(engine, durations=Durations.from_settings(settings),
-                            purgers=load_purgers(settings, engine))
+    index = Index.from_settings(settings)
+    try:
+        yield RetentionService(engine, durations=Durations.from_settings(settings),
+                               purgers=purgers(settings, engine, index))
+    finally:
+        index.close()
+        engine.dispose()
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     now = _instant(args.now)
-    service = _service(settings)
-    if args.room is None:
-        print_json(to_jsonable_python({"now": now, **asdict(service.summary(now=now))}))
-        return 0
-    row = service.get(args.room)
-    verdict = service.verdict(args.room, now=now)
+    with _service(settings) as service:
+        if args.room is None:
+            print_json(to_jsonable_python({"now": now, **asdict(service.summary(now=now))}))
+            return 0
+        row = service.get(args.room)
+        verdict = service.verdict(args.room, now=now)
     print_json({**RetentionPublic.model_validate(row).model_dump(mode="json"),
                 **to_jsonable_python({"now": now, "due": verdict.due,
                                       "may_download": verdict.may_download,
@@ -75,6 +87,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    report = _service(settings).sweep(now=_instant(args.now), dry_run=args.dry_run)
+    with _service(settings) as service:
+        report = service.sweep(now=_instant(args.now), dry_run=args.dry_run)
     print_json(to_jsonable_python(report))
     return 1 if report.failed else 0

@@ -27,7 +27,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
@@ -139,6 +139,15 @@ class RetentionScheduler:
     @property
     def running(self) -> bool:
         return bool(self._scheduler.running)
+
+    @property
+    def purging(self) -> bool:
+        """Started and not paused: due jobs run."""
+        return self.running and self._scheduler.state != STATE_PAUSED
+
+    def resume(self) -> None:
+        """Run jobs, after `start(paused=True)`; those that came due meanwhile run now."""
+        self._scheduler.resume()
 
     def start(self, *, paused: bool = False) -> None:
         """Start processing jobs; `paused` loads the store but runs nothing (for maintenance)."""

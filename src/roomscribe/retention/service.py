@@ -23,7 +23,6 @@ idempotent.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -39,8 +38,7 @@ from sqlmodel import Session, col, select
 
 from roomscribe.audit import service as audit
 from roomscribe.audit.tables import AuditAction
-from roomscribe.config import Settings
-from roomscribe.db import session_scope
+from roomscribe.db import forget_deleted, session_scope
 from roomscribe.errors import Conflict, Forbidden, Gone, NotFound, RoomscribeError
 from roomscribe.retention import policy
 from roomscribe.retention.policy import Durations, Verdict
@@ -52,14 +50,6 @@ from roomscribe.retention.tables import (
 )
 
 log = logging.getLogger(__name__)
-
-#: Factories of the purgers the other domains provide, as "module:attribute" references to a
-#: `Callable[[Settings, Engine], Purger]`; each domain that stores room data adds its own here.
-PURGER_FACTORIES: tuple[str, ...] = (
-    "roomscribe.recordings.service:purger",
-    "roomscribe.transcripts.purgers:purger",
-    "roomscribe.archive.service:purger",
-)
 
 _CAS_ATTEMPTS = 5
 _SWEEP_BATCH = 200
@@ -74,17 +64,6 @@ class Purger(Protocol):
 
     def purge(self, room_id: str) -> int:
         """Remove everything this domain keeps for `room_id`; return the bytes freed."""
-
-
-def load_purgers(settings: Settings, engine: Engine) -> list[Purger]:
-    """The purgers of every domain listed in `PURGER_FACTORIES`."""
-    purgers: list[Purger] = []
-    for ref in PURGER_FACTORIES:
-        module, _, name = ref.partition(":")
-        factory: Callable[[Settings, Engine], Purger] = getattr(
-            importlib.import_module(module), name)
-        purgers.append(factory(settings, engine))
-    return purgers
 
 
 class DirectoryPurger:
@@ -501,6 +480,10 @@ class RetentionService:
                                 else AuditAction.PURGE),
                         detail={"reason": row.purge_reason, "bytes_removed": row.bytes_removed,
                                 "ended_at": row.ended_at, "retain_until": row.retain_until})
+        try:
+            forget_deleted(self._engine)
+        except Exception:  # the purge is done; the next one truncates the log again
+            log.exception("truncating the database log after a purge failed")
         results: dict[str, PurgeResult] = {}
         for room_id in room_ids:
             if room_id in failed:

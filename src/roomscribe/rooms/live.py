@@ -14,8 +14,9 @@ Everything a listener sees travels on that channel as one JSON text message with
 A joiner first receives the current `room`, `roster` and `pins`, then the finals of the last two
 minutes, then the live stream. Caption `seq` numbers count from 0 again when a server restarts
 (they live in its memory), so the `room` event carries an `epoch` that changes with them: a client
-that sees a new epoch forgets the numbers it has seen instead of dropping new captions as repeats. Pins, reactions and that history live only here, in memory: they
-are gone when the room ends and never archived.
+that sees a new epoch forgets the numbers it has seen instead of dropping new captions as repeats.
+Pins, reactions and that history live only here, in memory: they are gone when the room ends and
+never archived.
 
 In each process a room has one subscription to its channel (its feed), which offers every event
 to each WebSocket listener's `Outlet` in turn: the send happens on the spot, with no queue or

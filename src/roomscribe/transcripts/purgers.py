@@ -9,7 +9,6 @@ from __future__ import annotations
 from sqlalchemy import Engine, String, cast, delete, func
 from sqlmodel import Session, col, select
 
-from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.transcripts.tables import (
     LIVE_VERSION,
@@ -43,8 +42,3 @@ def _stored_bytes(session: Session, room_id: str) -> int:
                func.coalesce(func.sum(func.length(cast(TranscriptSegment.words, String))), 0))
         .where(TranscriptSegment.room_id == room_id)).one()
     return int(text) + int(words)
-
-
-def purger(settings: Settings, engine: Engine) -> TranscriptPurger:
-    """The factory `retention.service.PURGER_FACTORIES` names."""
-    return TranscriptPurger(engine)

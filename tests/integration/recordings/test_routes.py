@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from integration.rooms.harness import Api
 from integration.transcripts.harness import (
@@ -23,14 +24,17 @@ from integration.transcripts.harness import (
     sign_in,
     speak,
 )
+from roomscribe.accounts.tables import Account
 from roomscribe.captions.events import Speaker
 from roomscribe.config import Settings
-from roomscribe.db import create_all, make_engine
+from roomscribe.db import create_all, make_engine, session_scope
 from roomscribe.media import ffmpeg
-from roomscribe.recordings.service import RecordingService
+from roomscribe.recordings.service import RecordingPurger, RecordingService
 from roomscribe.recordings.storage import LocalAppender, LocalStorage
+from roomscribe.recordings.tables import Recording, RecordingState
 from roomscribe.recordings.tracks import TrackReader
 from roomscribe.retention.service import RetentionService
+from roomscribe.rooms.tables import Room, RoomState
 
 WORDS = ["she", "had", "been", "out", "with", "them"]
 
@@ -231,3 +235,46 @@ async def test_a_track_is_made_durable_within_a_second_even_when_audio_stops(
         assert (reader.start, reader.recorded_seconds) == (2.0, 0.1)
     finally:
         await recordings.close()
+
+
+class PurgedWhileMixing(LocalStorage):
+    """Storage on which the retention purge of a room lands while its mix is being stored."""
+
+    engine: Engine
+
+    def put(self, key: str, data: bytes | Iterable[bytes]) -> None:
+        if key.endswith("/mix.ogg"):
+            RecordingPurger(self, self.engine).purge(key.split("/")[0])
+        super().put(key, data)
+
+
+async def test_a_mix_finishing_after_its_purge_is_deleted_too(tmp_path: Path,
+                                                               engine: Engine) -> None:
+    storage = PurgedWhileMixing(tmp_path)
+    storage.engine = engine
+    recordings = RecordingService(engine, storage, RetentionService(engine))
+    with session_scope(engine) as session:
+        session.add(Account(id=1, handle="host", display_name="Host", password_hash="x"))
+        session.add(Room(id="r1", title="Mixed late", host_id=1, record=True,
+                         state=RoomState.ENDED, started_at=datetime(2026, 1, 1, tzinfo=UTC),
+                         ended_at=datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)))
+    recordings.start()
+    try:
+        track = recordings.open(room="r1", speaker=Speaker("ada", "Ada"), origin=1.0)
+        track.write(say(WORDS)[0])
+        await track.close()
+        await recordings.room_ended(await asyncio.to_thread(_room, engine, "r1"))
+        await recordings.mixes.join()
+    finally:
+        await recordings.close()
+    assert storage.list("r1") == []
+    with Session(engine) as session:
+        row = session.get(Recording, "r1")
+        assert row is not None and row.state is RecordingState.PURGED
+
+
+def _room(engine: Engine, room_id: str) -> Room:
+    with Session(engine) as session:
+        room = session.get(Room, room_id)
+        assert room is not None
+        return room

@@ -1,9 +1,11 @@
-"""The retention purge reaches everything a recorded room left: audio, transcript rows, index."""
+"""The retention purge reaches everything a recorded room left: audio, transcript rows, index, and
+the bytes on disk that held them (whoosh's segment files, SQLite's pages and write-ahead log)."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import Session, select
 
@@ -17,12 +19,23 @@ from integration.transcripts.harness import (
     speak,
 )
 from roomscribe.config import Settings
+from roomscribe.purgers import purgers
 from roomscribe.recordings.storage import LocalStorage
-from roomscribe.retention.service import PurgeOutcome, load_purgers
+from roomscribe.retention.service import PurgeOutcome
 from roomscribe.retention.tables import PurgeReason
 from roomscribe.transcripts.tables import TranscriptSegment, TranscriptVersion
 
 WORDS = ["she", "had", "been", "out", "with", "them"]
+PHRASE = " ".join(WORDS).encode()
+"""As the database keeps the text (whoosh compresses its stored copy; its terms are words)."""
+TERM = b"them"
+"""A word of the room's, as whoosh's term dictionary keeps it."""
+
+
+def files_holding(folder: Path, needle: bytes) -> list[str]:
+    """Every file under `folder` whose raw bytes contain `needle`."""
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*")
+                  if path.is_file() and needle in path.read_bytes())
 
 
 async def test_the_purge_leaves_nothing_of_the_room_and_nothing_comes_back(
@@ -38,6 +51,10 @@ async def test_the_purge_leaves_nothing_of_the_room_and_nothing_comes_back(
         search = {"params": {"q": "them"}, "headers": api.auth("host")}
         assert (await api.http.get("/api/v1/search", **search)).json()["total"] == 1
         assert storage.list(room)
+        # Where the words are before the purge, so their absence after it means something.
+        assert files_holding(settings.data_dir / "index", TERM)
+        assert any(name.startswith("roomscribe.db")
+                   for name in files_holding(settings.data_dir, PHRASE))
 
         retention = api.app.state.retention
         result = await asyncio.to_thread(
@@ -50,13 +67,15 @@ async def test_the_purge_leaves_nothing_of_the_room_and_nothing_comes_back(
             for table in (TranscriptSegment, TranscriptVersion):
                 assert session.exec(select(table).where(table.room_id == room)).all() == []
         assert (await api.http.get("/api/v1/search", **search)).json()["total"] == 0
+        assert files_holding(settings.data_dir, PHRASE) == []
+        assert files_holding(settings.data_dir / "index", TERM) == []
         for path in ("/recording", "/transcript"):
             response = await api.call("GET", f"/rooms/{room}{path}", "host")
             assert response.status_code == 410, path
         described = await api.ok("GET", f"/rooms/{room}/transcript/versions", "host")
         assert (described["stage"], described["versions"]) == ("purged", [])
         # Purgers are idempotent: a retried purge finds nothing left.
-        for purger in load_purgers(settings, api.app.state.engine):
+        for purger in purgers(settings, api.app.state.engine, api.app.state.archive.index):
             assert await asyncio.to_thread(purger.purge, room) == 0
 
     # The next start neither mixes nor transcribes the room again.

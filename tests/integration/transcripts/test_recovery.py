@@ -30,9 +30,10 @@ from integration.transcripts.harness import (
 from roomscribe.archive.index import Index, SegmentDoc, Visibility
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
-from roomscribe.recordings.service import RunMarker
+from roomscribe.recordings.service import RecordingService, RunMarker
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader
+from roomscribe.retention.scheduler import RetentionScheduler
 
 WORDS = ["she", "had", "been", "out", "with", "them"]
 
@@ -83,7 +84,15 @@ async def test_rooms_a_killed_server_left_live_end_with_what_was_stored(
         settings: Settings, tmp_path: Path) -> None:
     room, final = await room_left_live(settings)
     RunMarker(settings.data_dir).path.write_text(str(dead_pid()))
+    # What a server killed in the middle of writing a mix leaves: ffmpeg's output in the scratch
+    # folder, and a half-stored object beside the room's files.
+    leftovers = [settings.data_dir / "tmp" / "roomscribe-mix-k1ll3d" / "mix.ogg",
+                 settings.data_dir / "recordings" / room / ".mix.ogg.0123abcd.tmp"]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"OggS half a mix")
     async with archive_app(settings) as api:
+        assert not any(path.exists() for path in leftovers)
         await sign_in(api, "host")
         await settle(api)
         ended = await api.ok("GET", f"/rooms/{room}", "host")
@@ -168,3 +177,31 @@ async def test_index_rebuild_writes_the_index_afresh_from_the_database(
         assert index.doc_count() == 1
     finally:
         index.close()
+
+
+async def test_purges_wait_until_what_the_last_server_left_is_finished(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mix or final pass the last server left undone runs before any purge may: a purge beside
+    them could see their files before they are written."""
+    order: list[str] = []
+    mixes, start, resume = (RecordingService.resume, RetentionScheduler.start,
+                            RetentionScheduler.resume)
+
+    async def resuming_mixes(self: RecordingService) -> list[str]:
+        order.append("mixes")
+        return await mixes(self)
+
+    def starting(self: RetentionScheduler, *, paused: bool = False) -> None:
+        start(self, paused=paused)
+        if self.purging:
+            order.append("purges")
+
+    def resuming(self: RetentionScheduler) -> None:
+        resume(self)
+        order.append("purges")
+
+    monkeypatch.setattr(RecordingService, "resume", resuming_mixes)
+    monkeypatch.setattr(RetentionScheduler, "start", starting)
+    monkeypatch.setattr(RetentionScheduler, "resume", resuming)
+    async with archive_app(settings):
+        assert order == ["mixes", "purges"]

@@ -121,3 +121,17 @@ def test_append_is_in_the_os_before_close(storage: Storage) -> None:
     assert storage.get("r1/tracks/t/audio.pcm") == b"abcdef"
     assert storage.exists("r1/tracks/t/audio.pcm")
     assert not storage.exists("r1/tracks/t")
+
+
+def test_half_written_objects_go_with_their_room_and_at_start(storage: LocalStorage) -> None:
+    """A writer killed mid-put leaves a dot-named temporary file: invisible as a key, but the
+    room's bytes all the same."""
+    storage.put("r1/mix.ogg", b"mix")
+    for room in ("r1", "r2"):
+        (storage.root / room).mkdir(exist_ok=True)
+        (storage.root / room / ".mix.ogg.0123abcd.tmp").write_bytes(b"half")
+    storage.delete("r1")
+    assert not (storage.root / "r1").exists()
+    assert (storage.root / "r2" / ".mix.ogg.0123abcd.tmp").exists()
+    assert storage.clean() == 1
+    assert list(storage.root.rglob("*.tmp")) == []

@@ -1,0 +1,25 @@
+"""Every domain's share of a retention purge, listed once, for the app and the operator commands.
+
+Each domain that keeps something of a room provides a `Purger` (see `retention.service`); this is
+the one list of them, named here rather than found by module strings, so a reader (and the type
+checker) can follow a purge to everything it deletes. The search index is passed in because it
+has one writer per process: the app's, or the one a command opens.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from roomscribe.archive.index import Index
+from roomscribe.archive.service import IndexPurger
+from roomscribe.config import Settings
+from roomscribe.recordings.service import RecordingPurger
+from roomscribe.recordings.storage import open_storage
+from roomscribe.retention.service import Purger
+from roomscribe.transcripts.purgers import TranscriptPurger
+
+
+def purgers(settings: Settings, engine: Engine, index: Index) -> list[Purger]:
+    """Recordings (tracks and mix), transcripts (every version), the search index."""
+    return [RecordingPurger(open_storage(settings), engine), TranscriptPurger(engine),
+            IndexPurger(index)]
