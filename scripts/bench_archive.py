@@ -52,7 +52,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from helpers.speech import SPEECH_DIR, Clip, clips, wer
-from roomscribe.archive.index import Index, SegmentDoc, Visibility, schema
+from roomscribe.archive.index import Index, SegmentDoc, schema
 from roomscribe.archive.search import Asker, Order, search_sync
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
@@ -61,6 +61,7 @@ from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader, TrackWriter
 from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcripts.service import transcribe_track
+from roomscribe.visibility import Visibility
 
 SR = ffmpeg.SAMPLE_RATE
 

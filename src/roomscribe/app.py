@@ -33,6 +33,8 @@ from roomscribe.purgers import purgers
 from roomscribe.recordings.routes import RecordingController, provide_recordings
 from roomscribe.recordings.service import RecordingService, RunMarker
 from roomscribe.recordings.storage import open_storage
+from roomscribe.replay.routes import ReplayController, provide_replay
+from roomscribe.replay.service import ReplayService
 from roomscribe.reports.routes import DEPENDENCIES as REPORT_DEPENDENCIES
 from roomscribe.reports.routes import AdminReportController, ReportController
 from roomscribe.reports.service import ReportService
@@ -192,13 +194,17 @@ async def recordings(app: Litestar) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def transcripts(app: Litestar) -> AsyncIterator[None]:
-    """`app.state.transcripts`: live finals saved, final passes, corrections and exports."""
+    """`app.state.transcripts`: live finals saved, final passes, corrections and exports; and
+    `app.state.replay`, which plays ended rooms back to whoever may find them."""
     service = TranscriptService(
         app.state.engine, open_storage(app.state.settings), archive=app.state.archive,
         retention=app.state.retention, settings=app.state.settings,
         transcriber=app.state.transcriber, detector=app.state.speech_detector,
         clock=app.state.clock)
     app.state.transcripts = service
+    app.state.replay = ReplayService(
+        app.state.engine, recordings=app.state.recordings, transcripts=service,
+        retention=app.state.retention, clock=app.state.clock)
     service.start()
     try:
         yield
@@ -267,12 +273,14 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
         route_handlers=[health, AccountController, SessionController, RoomController,
                         RecordingController, TranscriptController, SearchController,
                         ReportController, AdminReportController, AdminRetentionController,
+                        ReplayController,
                         *web_routers(settings)],
         dependencies={**ACCOUNT_DEPENDENCIES, **RETENTION_DEPENDENCIES, **REPORT_DEPENDENCIES,
                       "rooms": Provide(provide_rooms, sync_to_thread=False),
                       "recordings": Provide(provide_recordings, sync_to_thread=False),
                       "transcripts": Provide(provide_transcripts, sync_to_thread=False),
-                      "archive": Provide(provide_archive, sync_to_thread=False)},
+                      "archive": Provide(provide_archive, sync_to_thread=False),
+                      "replay": Provide(provide_replay, sync_to_thread=False)},
         plugins=[channels, LifespansInsideChannels(rooms, recovery)],
         lifespan=[database, run_marker, accounts, live_captions, archive, retention, recordings,
                   transcripts],

@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -44,19 +43,9 @@ from whoosh.searching import Searcher
 
 from roomscribe.config import Settings
 from roomscribe.errors import InvalidInput
+from roomscribe.visibility import Visibility
 
 log = logging.getLogger(__name__)
-
-
-class Visibility(StrEnum):
-    """Who may find a room's transcript, chosen by its host."""
-
-    PUBLIC = "public"
-    """Anyone, signed in or not."""
-    MEMBERS = "members"
-    """Anyone signed in (the default)."""
-    PRIVATE = "private"
-    """The host and admins."""
 
 
 @dataclass(frozen=True, slots=True)

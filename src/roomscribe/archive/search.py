@@ -48,10 +48,10 @@ from roomscribe.archive.index import (
     TEXT_ANALYZER,
     VISIBILITY_CODES,
     Index,
-    Visibility,
     key_of,
 )
 from roomscribe.errors import InvalidInput
+from roomscribe.visibility import Visibility
 
 MAX_QUERY_CHARS = 500
 MAX_PER_PAGE = 100

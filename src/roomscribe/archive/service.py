@@ -37,13 +37,13 @@ from roomscribe.archive.index import (
     Index,
     Reconciliation,
     SegmentDoc,
-    Visibility,
 )
 from roomscribe.archive.search import ANONYMOUS, Asker, Order, SearchHit, SearchPage, parse_query
 from roomscribe.archive.search import search as search_index
 from roomscribe.config import Settings
 from roomscribe.rooms.tables import Room
 from roomscribe.transcripts.tables import LIVE_VERSION, Stage, Transcript, TranscriptSegment
+from roomscribe.visibility import may_see
 
 
 def segment_id(room_id: str, version: int, position: int) -> str:
@@ -69,16 +69,6 @@ def room_docs(session: Session, room_id: str) -> tuple[list[SegmentDoc], int | N
         TranscriptSegment.room_id == room_id, TranscriptSegment.version == transcript.current)
         .order_by(col(TranscriptSegment.position))).all()
     return [to_doc(room, row) for row in rows], transcript.current
-
-
-def may_see(room: Room, viewer: Account | None) -> bool:
-    """The visibility rule, as search applies it: public to anyone, members to anyone signed
-    in, private to the host; admins see everything."""
-    if viewer is not None and (viewer.is_admin or viewer.id == room.host_id):
-        return True
-    if room.visibility is Visibility.PUBLIC:
-        return True
-    return room.visibility is Visibility.MEMBERS and viewer is not None
 
 
 class ArchiveService:
@@ -245,7 +235,7 @@ class ArchiveService:
         confirmed = []
         for hit in hits:
             room = rooms.get(hit.room_id)
-            if room is None or not may_see(room, viewer):
+            if room is None or not may_see(room.visibility, room.host_id, viewer):
                 continue
             said = words.get((hit.room_id, round(hit.start * 1000), hit.text), [])
             at = _first_match(said, wanted)

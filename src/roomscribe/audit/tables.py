@@ -52,6 +52,8 @@ class AuditAction(StrEnum):
     HOLD_RELEASED = "hold.released"
     DOWNLOAD_RECORDING = "download.recording"
     DOWNLOAD_TRANSCRIPT = "download.transcript"
+    REPLAY = "replay"
+    """Someone the room's visibility admits started playing its recording (not a download)."""
     PURGE = "purge"
     """The policy removed a room's data (its own job or a sweep)."""
     PURGE_NOW = "purge.now"

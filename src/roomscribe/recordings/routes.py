@@ -33,10 +33,11 @@ class RecordingController(Controller):
         byte_range: Annotated[str | None, HeaderParameter(name="range")] = None,
     ) -> Stream:
         """Host and admins: the room's mix from room time 0; `Range: bytes=…` gets 206 or 416."""
-        return _stream(await recordings.open_mix(downloader, room_id, byte_range))
+        return mix_response(await recordings.open_mix(downloader, room_id, byte_range))
 
 
-def _stream(body: MixBody) -> Stream:
+def mix_response(body: MixBody) -> Stream:
+    """A mix (or a range of it) as HTTP: seekable, never cached, stating its retention."""
     headers = {"Accept-Ranges": "bytes", "Content-Length": str(body.end - body.start),
                "Cache-Control": "private, no-store"}
     if body.partial:

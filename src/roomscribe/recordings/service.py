@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import queue
@@ -472,22 +473,36 @@ class RecordingService:
         def work() -> MixBody:
             with Session(self.engine) as session:
                 archived_room(session, caller, room_id)
-                row = session.get(Recording, room_id)
             # Retention first: past the deadline the answer is 410 whatever state the mix is in.
             retain_until = authorize_download(self.retention, caller, room_id,
                                               DownloadKind.RECORDING, self.clock)
-            if row is None or row.state in (RecordingState.PENDING, RecordingState.FAILED):
-                raise NotReady(f"the recording of room {room_id} is being prepared; "
-                               "try again in a minute", retry_after=MIX_RETRY_AFTER)
-            if row.state is not RecordingState.READY or row.key is None:
-                raise NotFound(f"no audio was recorded in room {room_id}")
-            size = self.storage.size(row.key)
-            wanted = byte_range(range_header, size)
-            start, end = wanted or (0, size)
-            return MixBody(self.storage.stream(row.key, start, end), start, end, size,
-                           partial=wanted is not None, retain_until=retain_until)
+            body = self.read_mix(room_id, range_header)
+            return dataclasses.replace(body, retain_until=retain_until)
 
         return await asyncio.to_thread(work)
+
+    def recording(self, room_id: str) -> Recording | None:
+        """What became of the room's audio (None before its room ended). Blocking."""
+        with Session(self.engine) as session:
+            return session.get(Recording, room_id)
+
+    def read_mix(self, room_id: str, range_header: str | None, *,
+                 most: int | None = None) -> MixBody:
+        """The range of the room's mix asked for (all of it by default), at most `most` bytes,
+        with no access check: callers apply their own rule first. Blocking."""
+        row = self.recording(room_id)
+        if row is None or row.state in (RecordingState.PENDING, RecordingState.FAILED):
+            raise NotReady(f"the recording of room {room_id} is being prepared; "
+                           "try again in a minute", retry_after=MIX_RETRY_AFTER)
+        if row.state is not RecordingState.READY or row.key is None:
+            raise NotFound(f"no audio was recorded in room {room_id}")
+        size = self.storage.size(row.key)
+        wanted = byte_range(range_header, size)
+        start, end = wanted or (0, size)
+        if most is not None:
+            end = min(end, start + most)
+        return MixBody(self.storage.stream(row.key, start, end), start, end, size,
+                       partial=wanted is not None or end - start < size)
 
 
 class RecordingPurger:

@@ -52,10 +52,14 @@ class ReportService:
         self._retention = retention
         self._presence = presence
 
+    def may_report(self, room_id: str, account_id: int | None) -> bool:
+        """Whether to offer `account_id` the report form of a room (they were in it)."""
+        return account_id is not None and self._presence(room_id, account_id)
+
     def check_reporter(self, room_id: str, reporter_id: int) -> None:
         """Only the host and people who were in the room may report it, or even see what a
         report of it would say (its title, until when it is kept): Forbidden for anyone else."""
-        if not self._presence(room_id, reporter_id):
+        if not self.may_report(room_id, reporter_id):
             raise Forbidden("only the host and people who were in the room may report it")
 
     def file(self, data: ReportCreate, *, reporter_id: int, now: datetime) -> Report:

@@ -168,6 +168,24 @@ class RetentionSummary:
     next_deadline: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A room's retention row and what the policy allows now (both None until it is registered,
+    which happens as the room ends)."""
+
+    row: Retention | None
+    verdict: Verdict | None
+
+    @property
+    def available(self) -> bool:
+        """The recording and transcript may be served now."""
+        return self.verdict is not None and self.verdict.may_download
+
+    @property
+    def purged(self) -> bool:
+        return self.row is not None and self.row.state is RetentionState.PURGED
+
+
 Listener = Callable[[Retention], None]
 """Told about every row whose deadline, hold or state changed, after the change committed."""
 
@@ -215,6 +233,12 @@ class RetentionService:
     def get(self, room_id: str) -> Retention:
         with Session(self._engine) as session:
             return self._load(session, room_id)
+
+    def kept(self, room_id: str, *, now: datetime) -> Kept:
+        """Whether the room's recording is kept at `now`, and its row (for the pages)."""
+        with Session(self._engine) as session:
+            row = session.get(Retention, room_id)
+        return Kept(row, None if row is None else self._verdict(row, now))
 
     def verdict(self, room_id: str, *, now: datetime) -> Verdict:
         return self._verdict(self.get(room_id), now)

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, StringConstraints
 from sqlmodel import Field, SQLModel
 
-from roomscribe.archive.index import Visibility
 from roomscribe.rooms.tables import EndReason, Role, RoomBase, RoomState, SpeakPolicy
+from roomscribe.visibility import Visibility
 
 Emoji = Literal["👏", "😂", "❤️", "💯", "🔥", "😮"]
 """The six reactions: applause, laughter, love, agreement, excitement, surprise."""

@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlmodel import Field, SQLModel
 
 from roomscribe.accounts.tables import UtcDateTime, utcnow
-from roomscribe.archive.index import Visibility
+from roomscribe.visibility import Visibility
 
 
 class SpeakPolicy(StrEnum):

@@ -428,6 +428,15 @@ class TranscriptService:
                 raise NotFound(f"room {room_id} has no transcript version {number}")
             return retain_until, number, _rows(session, room_id, number)
 
+    def archived(self, room_id: str) -> list[Segment]:
+        """The archived version (final pass or latest correction) in time order, with no access
+        check: callers apply their own rule first; [] once purged. Blocking."""
+        with Session(self.engine) as session:
+            transcript = session.get(Transcript, room_id)
+            if transcript is None or transcript.stage is Stage.PURGED:
+                return []
+            return [to_segment(row) for row in _rows(session, room_id, transcript.current)]
+
     async def info(self, caller: Account, room_id: str) -> TranscriptPublic:
         """Where the transcript is (final pass pending or done) and its versions."""
         def work() -> TranscriptPublic:

@@ -8,7 +8,6 @@ checks the retention policy again on every download; this page only says what th
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,9 +23,7 @@ from roomscribe.errors import Conflict, Forbidden, NotFound, RoomscribeError
 from roomscribe.reports.schemas import ReportReason
 from roomscribe.reports.service import ReportService
 from roomscribe.reports.tables import ReportCreate
-from roomscribe.retention.policy import Verdict
 from roomscribe.retention.service import RetentionService
-from roomscribe.retention.tables import Retention, RetentionState
 from roomscribe.rooms.service import RoomService
 from roomscribe.rooms.tables import RoomState
 from roomscribe.web.forms import FormData, value
@@ -36,30 +33,6 @@ ROOM = "/r/{room_id:str}"
 
 FORMAT_NAMES: dict[Format, str] = {"vtt": "WebVTT captions (.vtt)", "srt": "SubRip captions (.srt)",
                 "txt": "Plain text (.txt)", "json": "JSON with word timings (.json)"}
-
-
-@dataclass(frozen=True, slots=True)
-class Kept:
-    """A room's retention row and what the policy allows now (None while it is registered)."""
-
-    row: Retention | None
-    verdict: Verdict | None
-
-    @property
-    def available(self) -> bool:
-        return self.verdict is not None and self.verdict.may_download
-
-    @property
-    def purged(self) -> bool:
-        return self.row is not None and self.row.state is RetentionState.PURGED
-
-
-def kept(retention: RetentionService, room_id: str, now: datetime) -> Kept:
-    try:
-        row = retention.get(room_id)
-    except NotFound:
-        return Kept(None, None)
-    return Kept(row, retention.verdict(room_id, now=now))
 
 
 class RetentionPageController(Controller):
@@ -80,7 +53,7 @@ class RetentionPageController(Controller):
         if room.state is not RoomState.ENDED:
             raise Conflict("the recording and transcript can be downloaded once the room ends")
         return render("downloads.html", page_caller, room=room, formats=FORMAT_NAMES,
-                      kept=await asyncio.to_thread(kept, retention, room_id, now), now=now)
+                      kept=await asyncio.to_thread(retention.kept, room_id, now=now), now=now)
 
     @get("/report")
     async def report_form(self, request: Request[Any, Any, Any], room_id: FromPath[str],
@@ -91,7 +64,7 @@ class RetentionPageController(Controller):
         assert page_caller.id is not None
         await asyncio.to_thread(reports.check_reporter, room_id, page_caller.id)
         return render("report.html", page_caller, room_id=room_id, errors={}, values={},
-                      kept=await asyncio.to_thread(kept, retention, room_id, now),
+                      kept=await asyncio.to_thread(retention.kept, room_id, now=now),
                       filed=request.query_params.get("done") == "filed")
 
     @post("/report")
@@ -116,4 +89,4 @@ class RetentionPageController(Controller):
             return Redirect(path=f"/r/{room_id}/report?done=filed", status_code=303)
         return render("report.html", page_caller, status=status, room_id=room_id, errors=errors,
                       values={"reason": reason}, filed=False,
-                      kept=await asyncio.to_thread(kept, retention, room_id, now))
+                      kept=await asyncio.to_thread(retention.kept, room_id, now=now))

@@ -19,10 +19,10 @@ from roomscribe.archive.index import (
     Index,
     Reconciliation,
     SegmentDoc,
-    Visibility,
 )
 from roomscribe.config import Settings
 from roomscribe.errors import InvalidInput
+from roomscribe.visibility import Visibility
 
 DATE = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
 

@@ -11,11 +11,12 @@ import pytest
 
 from integration.rooms.harness import Api
 from integration.transcripts.harness import archive_app, settle, sign_in
-from roomscribe.archive.index import SegmentDoc, Visibility
+from roomscribe.archive.index import SegmentDoc
 from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.rooms.tables import Room
 from roomscribe.transcripts.tables import TranscriptSegment
+from roomscribe.visibility import Visibility
 
 DAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from roomscribe.archive import search as search_module
-from roomscribe.archive.index import Index, SegmentDoc, Visibility
+from roomscribe.archive.index import Index, SegmentDoc
 from roomscribe.archive.search import ANONYMOUS, Asker, Order, SearchHit, search, search_sync
 from roomscribe.errors import InvalidInput
+from roomscribe.visibility import Visibility
 
 MEMBER = Asker("m1")
 HOST = Asker("h1")

@@ -27,13 +27,14 @@ from integration.transcripts.harness import (
     sign_in,
     speak,
 )
-from roomscribe.archive.index import Index, SegmentDoc, Visibility
+from roomscribe.archive.index import Index, SegmentDoc
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
 from roomscribe.recordings.service import RecordingService, RunMarker
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader
 from roomscribe.retention.scheduler import RetentionScheduler
+from roomscribe.visibility import Visibility
 
 WORDS = ["she", "had", "been", "out", "with", "them"]
 

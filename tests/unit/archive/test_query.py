@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from whoosh import query
 
-from roomscribe.archive.index import VISIBILITY_CODES, Visibility
+from roomscribe.archive.index import VISIBILITY_CODES
 from roomscribe.archive.search import Asker, Audience, RoomMatch, _cost, parse_query
 from roomscribe.errors import InvalidInput
+from roomscribe.visibility import Visibility
 
 
 def epoch(*parts: int) -> int:

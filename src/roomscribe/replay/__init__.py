@@ -1,0 +1,1 @@
+"""Replay: a recorded room played back, with its captions, for whoever its visibility admits."""
