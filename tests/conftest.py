@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from roomscribe.config import Settings
 from roomscribe.transcription.engine import Transcriber
+
+# Tests send audio faster than anyone speaks, make hundreds of accounts from one address and
+# search in bursts: the limits that stop a stranger doing that are lifted for every test (servers
+# the tests start inherit this), and the tests of the limits set their own.
+UNLIMITED = {
+    "AUDIO_BURST_SECONDS": "3600", "MAX_STREAM_BACKLOG_SECONDS": "3600",
+    "SIGNIN_LIMIT": "1000000/minute", "SIGNIN_FAILURE_LIMIT": "1000000/minute",
+    "SIGNUP_LIMIT": "1000000/minute", "SEARCH_LIMIT": "1000000/minute",
+    "ANONYMOUS_SEARCH_LIMIT": "1000000/minute", "MAX_LIVE_ROOMS_PER_ACCOUNT": "1000",
+    "MAX_AUDIO_SOCKETS_PER_ACCOUNT": "1000", "MAX_CAPTION_CONNECTIONS_PER_ACCOUNT": "100000",
+    "MAX_CAPTION_CONNECTIONS_PER_ADDRESS": "100000",
+}
+for name, value in UNLIMITED.items():
+    os.environ.setdefault(f"ROOMSCRIBE_{name}", value)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -23,13 +24,15 @@ from roomscribe import __version__
 from roomscribe.accounts.dependencies import DEPENDENCIES as ACCOUNT_DEPENDENCIES
 from roomscribe.accounts.routes import AccountController, SessionController
 from roomscribe.accounts.service import AccountService
+from roomscribe.accounts.service import Limits as AccountLimits
 from roomscribe.archive.index import Index
 from roomscribe.archive.routes import SearchController, provide_archive
-from roomscribe.archive.service import ArchiveService
+from roomscribe.archive.service import ArchiveService, SearchLimits
 from roomscribe.config import Settings, get_settings
 from roomscribe.db import create_all, make_engine
 from roomscribe.errors import ModelUnavailable, RoomscribeError
 from roomscribe.purgers import purgers
+from roomscribe.ratelimit import RateLimiter
 from roomscribe.recordings.routes import RecordingController, provide_recordings
 from roomscribe.recordings.service import RecordingService, RunMarker
 from roomscribe.recordings.storage import open_storage
@@ -44,9 +47,9 @@ from roomscribe.retention.routes import AdminRetentionController
 from roomscribe.retention.scheduler import Clock, RetentionScheduler, system_clock
 from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.audio import AudioSink, CaptionSource
-from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveRooms
+from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveLimits, LiveRooms
 from roomscribe.rooms.routes import RoomController, provide_rooms
-from roomscribe.rooms.service import RoomService, was_present
+from roomscribe.rooms.service import RoomLimits, RoomService, was_present
 from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcription.live import LiveEngine
 from roomscribe.transcription.streaming import SpeechDetector
@@ -97,7 +100,9 @@ async def database(app: Litestar) -> AsyncIterator[None]:
 @asynccontextmanager
 async def accounts(app: Litestar) -> AsyncIterator[None]:
     """`app.state.accounts`: the AccountService."""
-    app.state.accounts = AccountService(app.state.engine, hasher=app.state.password_hasher)
+    app.state.accounts = AccountService(
+        app.state.engine, hasher=app.state.password_hasher,
+        limits=AccountLimits.from_settings(app.state.settings), limiter=app.state.limiter)
     yield
 
 
@@ -167,7 +172,9 @@ async def retention(app: Litestar) -> AsyncIterator[None]:
 async def archive(app: Litestar) -> AsyncIterator[None]:
     """`app.state.archive`: the search index, kept in step with the transcripts."""
     index = await asyncio.to_thread(Index.from_settings, app.state.settings)
-    app.state.archive = ArchiveService(app.state.engine, index)
+    app.state.archive = ArchiveService(
+        app.state.engine, index, limiter=app.state.limiter,
+        limits=SearchLimits.from_settings(app.state.settings))
     try:
         yield
     finally:
@@ -215,12 +222,14 @@ async def transcripts(app: Litestar) -> AsyncIterator[None]:
 @asynccontextmanager
 async def rooms(app: Litestar) -> AsyncIterator[None]:
     """`app.state.rooms`: the RoomService and the live rooms it fans out to."""
-    live = LiveRooms(app.plugins.get(ChannelsPlugin))
+    settings = app.state.settings
+    live = LiveRooms(app.plugins.get(ChannelsPlugin), limits=LiveLimits.from_settings(settings))
     captions = app.state.caption_source
     app.state.rooms = RoomService(
         app.state.engine, live, recorder=app.state.audio_sink,
         captions=captions and SavingCaptionSource(captions, app.state.transcripts),
-        listeners=(app.state.recordings, app.state.transcripts, app.state.archive))
+        listeners=(app.state.recordings, app.state.transcripts, app.state.archive),
+        limits=RoomLimits.from_settings(settings))
     try:
         yield
     finally:
@@ -230,14 +239,21 @@ async def rooms(app: Litestar) -> AsyncIterator[None]:
 @asynccontextmanager
 async def recovery(app: Litestar) -> AsyncIterator[None]:
     """Finish what the last server left: rooms a killed one left live end as crashed, mixes and
-    final passes left undone run, and the search index is made to agree with the database."""
+    final passes left undone run, and the search index is made to agree with the database. Then
+    purges may run, and rooms that run too long are ended."""
     if app.state.crashed:
         await app.state.rooms.end_abandoned()
     await app.state.recordings.resume()
     await app.state.transcripts.resume()
     await app.state.archive.reconcile()
     app.state.retention_scheduler.resume()
-    yield
+    lengths = asyncio.create_task(app.state.rooms.watch_lengths(), name="room lengths")
+    try:
+        yield
+    finally:
+        lengths.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lengths
 
 
 class LifespansInsideChannels(InitPlugin):
@@ -288,6 +304,7 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                      "audio_sink": audio_sink, "transcriber": transcriber,
                      "speech_detector": speech_detector,
                      "password_hasher": password_hasher or PasswordHasher(),
+                     "limiter": RateLimiter(settings.rate_limit_storage),
                      "clock": clock or system_clock}),
         exception_handlers={RoomscribeError: to_http},
         openapi_config=OpenAPIConfig(title="Roomscribe", version=__version__, path="/schema"),

@@ -59,6 +59,52 @@ class Settings(BaseSettings):
     report_retention_days: int = Field(default=120, ge=1)
     """Days after the room ended that a recording reported inside the retention window is kept."""
 
+    # Limits on what a stranger can make expensive. Rates are `limits` strings ("20/minute").
+
+    max_room_hours: float = Field(default=12.0, gt=0)
+    """A live room ends by itself this many hours after it started."""
+
+    max_live_rooms_per_account: int = Field(default=2, ge=1)
+    """Live rooms one account may host at the same time."""
+
+    max_audio_sockets_per_account: int = Field(default=2, ge=1)
+    """Microphone connections one account may hold at once, across rooms."""
+
+    audio_burst_seconds: float = Field(default=2.0, gt=0)
+    """Audio a socket may send ahead of real time (network jitter); past it, it is closed."""
+
+    max_stream_backlog_seconds: float = Field(default=30.0, gt=0)
+    """Audio not yet heard that one speaker's caption stream may pile up before it is closed."""
+
+    max_caption_connections_per_account: int = Field(default=10, ge=1)
+    """Caption connections (WebSocket or SSE) one account may hold at once, across rooms."""
+
+    max_caption_connections_per_address: int = Field(default=200, ge=1)
+    """Caption connections from one client address (a venue's shared address counts once)."""
+
+    signin_limit: str = "20/minute"
+    """Sign-in attempts from one client address."""
+
+    signin_failure_limit: str = "10/15 minutes"
+    """Failed sign-ins to one handle, from anywhere, before it is locked for the rest of the
+    window."""
+
+    signup_limit: str = "10/hour"
+    """Accounts created from one client address."""
+
+    search_limit: str = "60/minute"
+    """Searches by one signed-in account."""
+
+    anonymous_search_limit: str = "20/minute"
+    """Searches from one client address without an account."""
+
+    max_concurrent_hashes: int = Field(default=4, ge=1)
+    """Password hashes (argon2, ~50 ms of a core each) computed at once; more wait."""
+
+    rate_limit_storage: str = "memory://"
+    """Where the rate limiters count: `memory://` for one process, a `redis://` URL to share
+    the counts between processes."""
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'roomscribe.db'}"

@@ -13,6 +13,7 @@ from roomscribe.accounts.schemas import AccountCreate, AccountPublic, SessionCre
 from roomscribe.accounts.security import (
     SESSION_COOKIE,
     bearer_token,
+    client_address,
     json_only,
     session_cookie,
 )
@@ -25,10 +26,11 @@ class AccountController(Controller):
     tags = ("accounts",)
 
     @post("/", operation_id="createAccount", sync_to_thread=True)
-    def register(self, data: JSONBody[AccountCreate],
+    def register(self, request: Request[Any, Any, Any], data: JSONBody[AccountCreate],
                  accounts: NamedDependency[AccountService]) -> AccountPublic:
-        """Register; the handle is lower-cased. 409 when it is taken."""
-        account = accounts.register(data)
+        """Register; the handle is lower-cased. 409 when it is taken; 429 after too many from
+        one address."""
+        account = accounts.register(data, client=client_address(request))
         return public(account, account)
 
     @get("/me", operation_id="getMyAccount", sync_to_thread=False)
@@ -63,10 +65,11 @@ class SessionController(Controller):
     tags = ("accounts",)
 
     @post("/", operation_id="signIn", sync_to_thread=True)
-    def sign_in(self, data: JSONBody[SessionCreate],
+    def sign_in(self, request: Request[Any, Any, Any], data: JSONBody[SessionCreate],
                 accounts: NamedDependency[AccountService]) -> SessionPublic:
-        """Trade a handle and password for a bearer token (401 when either is wrong)."""
-        issued = accounts.sign_in(data)
+        """Trade a handle and password for a bearer token (401 when either is wrong; 429 after
+        too many tries from one address, or too many failures for one handle)."""
+        issued = accounts.sign_in(data, client=client_address(request))
         return SessionPublic(token=issued.token, expires_at=issued.expires_at)
 
     @delete("/current", operation_id="signOut", sync_to_thread=True)
@@ -81,7 +84,7 @@ class SessionController(Controller):
                        accounts: NamedDependency[AccountService]) -> Response[None]:
         """Sign a browser in for pages: sets the HttpOnly session cookie, returns no token.
         JSON only (415 otherwise), so no form on another site can post it."""
-        issued = accounts.sign_in(data, kind=TokenKind.SESSION)
+        issued = accounts.sign_in(data, kind=TokenKind.SESSION, client=client_address(request))
         secure = request.url.scheme == "https"
         return Response(None, cookies=[session_cookie(issued.token, issued.expires_at,
                                                       secure=secure)])

@@ -90,6 +90,12 @@ def json_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandle
         raise UnsupportedMediaType("send the sign-in as application/json")
 
 
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Who is asking, as far as rate limits go: the peer's address (behind a reverse proxy,
+    uvicorn puts the client's from `X-Forwarded-For` here, for the proxies it trusts)."""
+    return connection.client.host if connection.client else "unknown"
+
+
 def same_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     origin = connection.headers.get("origin")
     if origin is None:

@@ -8,6 +8,9 @@ accounts inside their own transaction.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -26,8 +29,10 @@ from roomscribe.accounts.schemas import (
 )
 from roomscribe.accounts.security import new_token, token_digest, verify_password
 from roomscribe.accounts.tables import Account, AuthToken, Follow, TokenKind, utcnow
+from roomscribe.config import Settings
 from roomscribe.db import session_scope
-from roomscribe.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from roomscribe.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Unavailable
+from roomscribe.ratelimit import RateLimiter
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -43,19 +48,67 @@ class IssuedToken:
     account: Account
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How often one client may try (see `config.Settings` for each)."""
+
+    signin: str = "20/minute"
+    signin_failures: str = "10/15 minutes"
+    signup: str = "10/hour"
+    concurrent_hashes: int = 4
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(signin=settings.signin_limit, signin_failures=settings.signin_failure_limit,
+                   signup=settings.signup_limit,
+                   concurrent_hashes=settings.max_concurrent_hashes)
+
+
+HASH_WAIT = 10.0
+"""Seconds a sign-in waits for a free hashing slot before it is told to come back."""
+
+
 class AccountService:
     def __init__(self, engine: Engine, *, hasher: PasswordHasher | None = None,
-                 token_ttl: timedelta = TOKEN_TTL) -> None:
+                 token_ttl: timedelta = TOKEN_TTL, limits: Limits | None = None,
+                 limiter: RateLimiter | None = None) -> None:
         self.engine = engine
         self.hasher = hasher or PasswordHasher()
         self.token_ttl = token_ttl
+        self.limits = limits or Limits()
+        self.limiter = limiter or RateLimiter()
+        # argon2 is made to be slow (and to take memory): a crowd signing in at once, or an
+        # attacker, must not take every core from live captions.
+        self._hashing = threading.BoundedSemaphore(self.limits.concurrent_hashes)
         # Verified against when the handle is unknown, so a wrong handle costs as much time as a
         # wrong password and response times do not reveal which handles exist.
         self._decoy_hash = self.hasher.hash(new_token())
 
-    def register(self, data: AccountCreate, *, is_admin: bool = False) -> Account:
+    @contextmanager
+    def _hash_slot(self) -> Iterator[None]:
+        if not self._hashing.acquire(timeout=HASH_WAIT):
+            raise Unavailable("the server is busy signing people in; try again in a moment",
+                              retry_after=2)
+        try:
+            yield
+        finally:
+            self._hashing.release()
+
+    def _hash(self, password: str) -> str:
+        with self._hash_slot():
+            return self.hasher.hash(password)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        with self._hash_slot():
+            return verify_password(self.hasher, password_hash, password)
+
+    def register(self, data: AccountCreate, *, is_admin: bool = False,
+                 client: str | None = None) -> Account:
+        """`client`: the address asking, whose sign-ups are limited (None: an operator)."""
+        if client is not None:
+            self.limiter.hit(self.limits.signup, "signup", client, what="new accounts from here")
         account = Account.model_validate(
-            data, update={"password_hash": self.hasher.hash(data.password), "is_admin": is_admin})
+            data, update={"password_hash": self._hash(data.password), "is_admin": is_admin})
         try:
             with session_scope(self.engine) as session:
                 session.add(account)
@@ -64,16 +117,28 @@ class AccountService:
             raise Conflict(f"the handle {data.handle!r} is taken") from None
         return account
 
-    def sign_in(self, data: SessionCreate, *, kind: TokenKind = TokenKind.API) -> IssuedToken:
+    def sign_in(self, data: SessionCreate, *, kind: TokenKind = TokenKind.API,
+                client: str | None = None) -> IssuedToken:
+        """Trade a handle and password for a token. Limited per client address (every
+        attempt) and per handle (failures, from anywhere: guessing one account's password from
+        many addresses)."""
+        handle = normalise_handle(data.handle)
+        if client is not None:
+            self.limiter.hit(self.limits.signin, "signin", client, what="sign-in attempts")
+        self.limiter.check(self.limits.signin_failures, "signin-failed", handle,
+                           what="failed sign-ins to this account")
         with session_scope(self.engine) as session:
             account = find_account(session, handle=data.handle)
-            if account is None:
-                verify_password(self.hasher, self._decoy_hash, data.password)
+            known = account is not None
+            ok = self._verify(account.password_hash if account else self._decoy_hash,
+                              data.password)
+            if not (known and ok):
+                self.limiter.hit(self.limits.signin_failures, "signin-failed", handle,
+                                 what="failed sign-ins to this account")
                 raise NotAuthenticated("wrong handle or password")
-            if not verify_password(self.hasher, account.password_hash, data.password):
-                raise NotAuthenticated("wrong handle or password")
+            assert account is not None
             if self.hasher.check_needs_rehash(account.password_hash):
-                account.password_hash = self.hasher.hash(data.password)
+                account.password_hash = self._hash(data.password)
                 session.add(account)
             assert account.id is not None
             token = new_token()
@@ -156,7 +221,7 @@ class AccountService:
                 if password is not None:
                     checked = parse(AccountCreate, {"handle": account.handle, "password": password,
                                                     "display_name": account.display_name})
-                    account.password_hash = self.hasher.hash(checked.password)
+                    account.password_hash = self._hash(checked.password)
                 session.add(account)
                 return account, False
         if password is None:

@@ -716,6 +716,8 @@ def search_sync(
     with index.searcher() as searcher:
         _check_cost(parsed, searcher.reader())
         for leaf_searcher, offset in searcher.leaf_searchers():
+            if leaf_searcher.reader().segment() is None:
+                continue  # no segment at all: nothing indexed yet, or nothing left after purges
             leaf = _Leaf(index, leaf_searcher, scored=ranked)
             hits = leaf.visible(leaf.eval(parsed), audience)
             total += int(hits.ids.size)

@@ -23,6 +23,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 from weakref import WeakValueDictionary
 
@@ -41,6 +42,7 @@ from roomscribe.archive.index import (
 from roomscribe.archive.search import ANONYMOUS, Asker, Order, SearchHit, SearchPage, parse_query
 from roomscribe.archive.search import search as search_index
 from roomscribe.config import Settings
+from roomscribe.ratelimit import RateLimiter
 from roomscribe.rooms.tables import Room
 from roomscribe.transcripts.tables import LIVE_VERSION, Stage, Transcript, TranscriptSegment
 from roomscribe.visibility import may_see
@@ -71,12 +73,27 @@ def room_docs(session: Session, room_id: str) -> tuple[list[SegmentDoc], int | N
     return [to_doc(room, row) for row in rows], transcript.current
 
 
+@dataclass(frozen=True, slots=True)
+class SearchLimits:
+    """Searches allowed (see `config.Settings.search_limit` and `anonymous_search_limit`)."""
+
+    signed_in: str = "60/minute"
+    anonymous: str = "20/minute"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SearchLimits:
+        return cls(signed_in=settings.search_limit, anonymous=settings.anonymous_search_limit)
+
+
 class ArchiveService:
     """See the module docstring. Async methods on the event loop; `rebuild` blocks."""
 
-    def __init__(self, engine: Engine, index: Index) -> None:
+    def __init__(self, engine: Engine, index: Index, *, limiter: RateLimiter | None = None,
+                 limits: SearchLimits | None = None) -> None:
         self.engine = engine
         self.index = index
+        self.limiter = limiter or RateLimiter()
+        self.limits = limits or SearchLimits()
         self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
     @classmethod
@@ -202,9 +219,16 @@ class ArchiveService:
     # Searching
 
     async def search(self, viewer: Account | None, text: str, *, page: int = 1,
-                     per_page: int = 20, order: Order = Order.NEWEST) -> SearchPage:
+                     per_page: int = 20, order: Order = Order.NEWEST,
+                     client: str | None = None) -> SearchPage:
         """A page of hits `viewer` may see (None: anonymous); malformed queries are
-        `InvalidInput` with the reason."""
+        `InvalidInput` with the reason. Limited per account, and per `client` address for
+        anonymous callers (more tightly: they cost the same and answer to nobody)."""
+        if viewer is not None:
+            self.limiter.hit(self.limits.signed_in, "search", str(viewer.id), what="searches")
+        elif client is not None:
+            self.limiter.hit(self.limits.anonymous, "search-anonymous", client,
+                             what="searches from here; sign in to search more")
         asker = ANONYMOUS if viewer is None else Asker(user_id=str(viewer.id),
                                                        admin=viewer.is_admin)
         found = await search_index(self.index, text, asker=asker, page=page, per_page=per_page,

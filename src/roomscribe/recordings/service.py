@@ -47,6 +47,7 @@ from roomscribe.errors import (
     NotFound,
     NotReady,
     RangeNotSatisfiable,
+    Unavailable,
 )
 from roomscribe.recordings.mixdown import MIX_CONTENT_TYPE, mixdown
 from roomscribe.recordings.storage import Storage, check_key
@@ -62,6 +63,10 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 1.0
 """Seconds between fsyncs of a track while its audio arrives (the issue's bound)."""
 
+MAX_QUEUED_WRITES = 20_000
+"""Track writes waiting for the disk, at most: 100 ms frames, half an hour of one speaker. Paced
+sockets never come near it; a disk that stalls does, and then speakers are refused (their
+sockets close) instead of the server holding their audio in memory without end."""
 MIX_RETRY_AFTER = 30.0
 """Seconds a client asking for a mix still being made is told to wait (most mix in less)."""
 
@@ -226,6 +231,9 @@ class _TrackWrites:
         if self._stopped:
             log.warning("audio arrived after the recorder stopped; dropped")
             return
+        if self._queue.qsize() >= MAX_QUEUED_WRITES:
+            raise Unavailable("the recording cannot keep up (the disk is too slow)",
+                              retry_after=5)
         self._queue.put(work)
 
     def call(self, work: Callable[[], None]) -> Future[None]:

@@ -20,6 +20,7 @@ stream and, in a recorded room, to the speaker's track.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -27,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from roomscribe.captions.events import CaptionSink, LiveStream, Speaker
-from roomscribe.errors import InvalidInput, TooLarge
+from roomscribe.errors import InvalidInput, RateLimited, TooLarge
 
 SAMPLE_RATE = 16_000
 BYTES_PER_SAMPLE = 2
@@ -105,6 +106,30 @@ class FrameChecker:
         self._short_seen = size < MIN_FRAME_BYTES
 
 
+class Pacer:
+    """Holds one socket to real time: a token bucket of `burst` seconds of audio, refilled by
+    the wall clock. A client may run ahead by network jitter, not flood the caption engine
+    (whose scheduler serves the longest backlog first) or the recording."""
+
+    def __init__(self, burst: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.burst = burst
+        self._clock = clock
+        self._tokens = burst
+        self._at: float | None = None
+
+    def take(self, frame: bytes) -> None:
+        """Count a frame's audio; RateLimited once the socket is more than `burst` ahead."""
+        now = self._clock()
+        if self._at is not None:
+            self._tokens = min(self.burst, self._tokens + (now - self._at))
+        self._at = now
+        self._tokens -= len(frame) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
+        if self._tokens < -1e-9:  # exactly the burst is allowed, whatever the rounding
+            raise RateLimited(f"audio is arriving faster than real time (more than "
+                              f"{self.burst:g} s ahead); send it as it is spoken",
+                              retry_after=-self._tokens)
+
+
 def decode(frame: bytes) -> npt.NDArray[np.float32]:
     """16-bit little-endian PCM to float32 in [-1, 1), the form the caption engine takes."""
     return np.frombuffer(frame, dtype="<i2").astype(np.float32) / 32768.0
@@ -138,9 +163,11 @@ class SpeakerFeed:
             if self._recorder is not None:
                 self._track = self._recorder.open(room=self.room, speaker=self.speaker,
                                                   origin=origin)
-        self._stream.push(decode(frame))
+        # The track first: a caption stream refusing more (overloaded) must not cost the
+        # recording audio that was received.
         if self._track is not None:
             self._track.write(frame)
+        self._stream.push(decode(frame))
 
     async def pause(self) -> None:
         """Flush and close the current stream and track (mute, or the socket closing)."""

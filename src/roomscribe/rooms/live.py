@@ -41,7 +41,10 @@ WebSocket close codes, shared by the audio and caption sockets. Refusals mirror 
     4404  unknown room
     4409  room not live (scheduled, ended or cancelled)
     4413  frame longer than 200 ms
-    4503  live captions unavailable (the speech model could not load)
+    4429  over a limit: audio faster than real time, too many connections from one account or
+          address, too many microphones for one account
+    4503  live captions unavailable (the speech model could not load, or captions cannot keep
+          up with this speaker: too much audio not yet heard)
     1011  unexpected server error on this connection; the room and other streams carry on
 """
 
@@ -50,7 +53,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,7 +65,8 @@ from litestar.channels import ChannelsPlugin
 from litestar.channels.subscriber import BacklogStrategy, Subscriber
 
 from roomscribe.captions.events import CaptionEvent, CaptionSink
-from roomscribe.errors import Conflict, Forbidden, NotFound, RoomscribeError
+from roomscribe.config import Settings
+from roomscribe.errors import Conflict, Forbidden, NotFound, RateLimited, RoomscribeError
 from roomscribe.rooms.outlet import Outlet, Send
 from roomscribe.rooms.tables import Role, RoomState
 
@@ -86,6 +90,24 @@ MAX_PINS = 5
 REACTION_LIMIT = 10
 REACTION_WINDOW = 10.0
 ROSTER_LISTENERS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLimits:
+    """Connections one client may hold (see `config.Settings` for each)."""
+
+    captions_per_account: int = 10
+    captions_per_address: int = 200
+    audio_per_account: int = 2
+    audio_burst: float = 2.0
+    """Seconds of audio a microphone socket may send ahead of real time."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LiveLimits:
+        return cls(captions_per_account=settings.max_caption_connections_per_account,
+                   captions_per_address=settings.max_caption_connections_per_address,
+                   audio_per_account=settings.max_audio_sockets_per_account,
+                   audio_burst=settings.audio_burst_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +176,10 @@ class Connection:
     """One open socket in a live room, and the way to end it from anywhere: a host action, the
     end of the room, a full backlog, or the client leaving."""
 
-    def __init__(self, *, account_id: int | None) -> None:
+    def __init__(self, *, account_id: int | None, address: str | None = None) -> None:
         self.account_id = account_id
+        self.address = address
+        """The client's address, which connection limits count by (None: not limited)."""
         self.muted = False
         self._stop: asyncio.Future[Close] = asyncio.get_running_loop().create_future()
         self._on_stop: list[Callable[[], None]] = []
@@ -310,8 +334,11 @@ class LiveRooms:
 
     def __init__(self, channels: ChannelsPlugin, *, clock: Callable[[], float] = time.monotonic,
                  roster_delay: float = ROSTER_DELAY, end_grace: float = END_GRACE,
-                 backlog: int = SUBSCRIBER_BACKLOG) -> None:
+                 backlog: int = SUBSCRIBER_BACKLOG, limits: LiveLimits | None = None) -> None:
         self.channels = channels
+        self.limits = limits or LiveLimits()
+        self._listening: Counter[int | str] = Counter()
+        """Open caption connections by account id and by client address, across rooms."""
         self.backlog = backlog
         """Unsent events a WebSocket listener may have; SSE subscribers have the plugin's."""
         self.clock = clock
@@ -421,7 +448,7 @@ class LiveRooms:
     def unblock(self, room: LiveRoom, account_id: int) -> None:
         room.blocked.discard(account_id)
 
-    def admit(self, room: LiveRoom, account_id: int | None, *, voice: bool) -> None:
+    def admit(self, room: LiveRoom, conn: Connection, *, voice: bool) -> None:
         """Check, just before a socket is attached, what the database said when it was let in.
 
         The database check and the attach are apart by a thread hop (and a caption listener's
@@ -432,10 +459,26 @@ class LiveRooms:
         if room.state is not RoomState.LIVE or self._rooms.get(room.id) is not room:
             raise Conflict(f"the room is {RoomState.ENDED if self._closed else room.state}, "
                            "not live")
+        account_id = conn.account_id
         if account_id is not None and account_id in room.blocked:
             raise Forbidden("you are blocked from this room")
-        if voice and account_id not in room.voices:
-            raise Forbidden("only the host, co-hosts and speakers may send audio")
+        if voice:
+            if account_id not in room.voices:
+                raise Forbidden("only the host, co-hosts and speakers may send audio")
+            elsewhere = sum(1 for other in self._rooms.values()
+                            if other is not room and account_id in other.audio)
+            if elsewhere >= self.limits.audio_per_account:
+                raise RateLimited(f"at most {self.limits.audio_per_account} microphones at once "
+                                  "per account", retry_after=60)
+            return
+        if account_id is not None and \
+                self._listening[account_id] >= self.limits.captions_per_account:
+            raise RateLimited(f"at most {self.limits.captions_per_account} caption connections "
+                              "at once per account", retry_after=60)
+        if conn.address is not None and \
+                self._listening[conn.address] >= self.limits.captions_per_address:
+            raise RateLimited(f"at most {self.limits.captions_per_address} caption connections "
+                              "at once from one address", retry_after=60)
 
     @staticmethod
     def _stop(conn: Connection | None, close: Close) -> None:
@@ -447,7 +490,7 @@ class LiveRooms:
     def attach_audio(self, room: LiveRoom, account_id: int, conn: Connection) -> None:
         """One audio socket per speaker: a newer one replaces the older (a reconnecting phone).
         Refused (`admit`) unless the account still holds a voice in the live room."""
-        self.admit(room, account_id, voice=True)
+        self.admit(room, conn, voice=True)
         self._stop(room.audio.get(account_id), REPLACED)
         voice = room.voices.get(account_id)
         conn.muted = voice.muted if voice is not None else False
@@ -469,7 +512,7 @@ class LiveRooms:
         subscriber = await self.channels.subscribe(room.channel)
         assert isinstance(subscriber, DroppingSubscriber), "app.py sets subscriber_class"
         try:
-            self.admit(room, who.account_id if who else None, voice=False)
+            self.admit(room, conn, voice=False)
         except RoomscribeError:
             await self.channels.unsubscribe(subscriber, room.channel)
             raise
@@ -506,7 +549,7 @@ class LiveRooms:
         Server-Sent Events, which are pulled. Returns once the listener is attached.
         """
         await self._feed_ready(room)
-        self.admit(room, who.account_id if who else None, voice=False)
+        self.admit(room, conn, voice=False)
         outlet = Outlet(send, limit=self.backlog, on_last=lambda: conn.stop(ENDED),
                         on_error=on_error, on_overflow=lambda: conn.stop(TOO_SLOW))
         # From here to the end nothing awaits: no event falls between the history and the feed.
@@ -562,6 +605,7 @@ class LiveRooms:
 
     def _join(self, room: LiveRoom, conn: Connection, who: Listener | None) -> None:
         room.connections.add(conn)
+        self._count(conn, 1)
         if who is None:
             room.anonymous += 1
         else:
@@ -569,7 +613,16 @@ class LiveRooms:
             room.present[who.account_id] = (who, count + 1)
         self.roster_changed(room)
 
+    def _count(self, conn: Connection, step: int) -> None:
+        for key in (conn.account_id, conn.address):
+            if key is not None:
+                self._listening[key] += step
+                if self._listening[key] <= 0:
+                    del self._listening[key]
+
     def _leave(self, room: LiveRoom, conn: Connection, who: Listener | None) -> None:
+        if conn in room.connections:
+            self._count(conn, -1)
         room.connections.discard(conn)
         if who is None:
             room.anonymous -= 1

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, WebSocket, delete, get, patch, post, put, websocket
+from litestar import Controller, Request, WebSocket, delete, get, patch, post, put, websocket
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from roomscribe.accounts.security import client_address
 from roomscribe.accounts.service import AccountService
 from roomscribe.accounts.tables import Account
 from roomscribe.rooms import sockets
@@ -206,11 +207,12 @@ class RoomController(Controller):
         await rooms.unpin(caller, room_id, pin_id)
 
     @get(ROOM + "/captions/events", operation_id="captionEvents")
-    async def caption_events(self, room_id: FromPath[str],
+    async def caption_events(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                              stream_viewer: NamedDependency[Account | None],
                              rooms: NamedDependency[RoomService]) -> ServerSentEvent:
         """Server-Sent Events: the caption socket's messages (token: header, ?token=, cookie)."""
-        return await sockets.open_event_stream(rooms, stream_viewer, room_id)
+        return await sockets.open_event_stream(rooms, stream_viewer, room_id,
+                                               client_address(request))
 
     @websocket(ROOM + "/audio")
     async def audio(self, socket: WebSocket[Any, Any, Any], room_id: FromPath[str],

@@ -72,6 +72,13 @@ def check_no_nulls(changes: Mapping[str, Any], *, nullable: Collection[str]) -> 
             raise Unprocessable(f"{name} cannot be null; leave it out to keep it")
 
 
+def check_live_room_slot(hosting: int, most: int) -> None:
+    """One account hosts at most `most` live rooms at once."""
+    if hosting >= most:
+        raise Conflict(f"you already host {hosting} live room{'s' * (hosting != 1)}, the most "
+                       "at once; end one first")
+
+
 def check_open(state: RoomState) -> None:
     """Room extras (requests, roles, invitations) exist until the room ends or is cancelled."""
     if state in (RoomState.ENDED, RoomState.CANCELLED):

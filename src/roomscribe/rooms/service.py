@@ -25,11 +25,13 @@ Decisions where the issue was silent (the rules themselves are in `rules.py`):
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 from weakref import WeakValueDictionary
 
@@ -40,6 +42,7 @@ from sqlmodel import Session, col, func, select
 from roomscribe.accounts.service import is_following, require_account
 from roomscribe.accounts.tables import Account, utcnow
 from roomscribe.captions.events import Speaker
+from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.errors import Conflict, Forbidden, ModelUnavailable, NotAuthenticated, NotFound
 from roomscribe.retention.tables import Retention
@@ -94,15 +97,34 @@ class RoomListener(Protocol):
         """Its title or visibility may have changed."""
 
 
+@dataclass(frozen=True, slots=True)
+class RoomLimits:
+    """How long a room may run and how many one account may host at once (`config.Settings`)."""
+
+    max_length: timedelta = timedelta(hours=12)
+    max_live_rooms: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RoomLimits:
+        return cls(max_length=timedelta(hours=settings.max_room_hours),
+                   max_live_rooms=settings.max_live_rooms_per_account)
+
+
+LENGTH_CHECK_EVERY = 60.0
+"""Seconds between looks for rooms that have run their longest."""
+
+
 class RoomService:
     def __init__(self, engine: Engine, live: LiveRooms, *, captions: CaptionSource | None,
-                 recorder: AudioSink, listeners: Sequence[RoomListener] = ()) -> None:
+                 recorder: AudioSink, listeners: Sequence[RoomListener] = (),
+                 limits: RoomLimits | None = None) -> None:
         """`captions` None: this server runs no caption engine, and refuses audio (4503)."""
         self.engine = engine
         self.live = live
         self.captions = captions
         self.recorder = recorder
         self.listeners = tuple(listeners)
+        self.limits = limits or RoomLimits()
         self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -166,6 +188,9 @@ class RoomService:
                     select(func.count()).select_from(Room)
                     .where(Room.host_id == caller.id, Room.state == RoomState.SCHEDULED)).one())
             live = data.scheduled_for is None
+            if live:
+                rules.check_live_room_slot(_hosting(session, _id(caller)),
+                                           self.limits.max_live_rooms)
             room = Room.model_validate(data, update={
                 "id": new_room_id(), "host_id": caller.id,
                 "state": RoomState.LIVE if live else RoomState.SCHEDULED,
@@ -238,13 +263,52 @@ class RoomService:
     async def end(self, caller: Account, room_id: str) -> RoomPublic:
         """End the room: its captions are flushed, everyone is told, every socket closes."""
         room, public = await self._move(caller, room_id, RoomState.ENDED)
-        live = self.live.get(room_id)
+        await self._ended(room)
+        return public
+
+    async def _ended(self, room: Room) -> None:
+        live = self.live.get(room.id)
         if live is not None:
             await self.live.end(live)
         if self.captions is not None:
-            self.captions.forget(room_id)
+            self.captions.forget(room.id)
         await self._tell(room, ended=True)
-        return public
+
+    async def end_overdue(self) -> list[str]:
+        """End the live rooms that have run `limits.max_length` (a room left running by a host
+        who walked away, or one kept open to hold a slot); returns their ids."""
+        cutoff = utcnow() - self.limits.max_length
+
+        def overdue(session: Session) -> list[str]:
+            return list(session.exec(select(Room.id).where(
+                Room.state == RoomState.LIVE, col(Room.started_at) <= cutoff)).all())
+
+        def work(session: Session, room_id: str) -> Room | None:
+            room = _room(session, room_id)
+            if room.state is not RoomState.LIVE:
+                return None
+            room.state, room.ended_at, room.ended_reason = (
+                RoomState.ENDED, utcnow(), EndReason.TIME_LIMIT)
+            session.add(room)
+            return room
+
+        ended = []
+        for room_id in await self._tx(overdue):
+            room = await self._change(room_id, functools.partial(work, room_id=room_id))
+            if room is not None:
+                log.info("room %s reached its longest run and ended", room_id)
+                await self._ended(room)
+                ended.append(room_id)
+        return ended
+
+    async def watch_lengths(self, every: float = LENGTH_CHECK_EVERY) -> None:
+        """End overdue rooms, and look again every `every` seconds, until cancelled."""
+        while True:
+            try:
+                await self.end_overdue()
+            except Exception:
+                log.exception("ending overdue rooms failed; trying again later")
+            await asyncio.sleep(every)
 
     async def end_abandoned(self) -> list[str]:
         """End the rooms a killed server left live (call at start, before any socket opens).
@@ -275,6 +339,9 @@ class RoomService:
             if room.state is target is RoomState.LIVE:
                 return room, _room_public(session, room)
             rules.check_transition(room.state, target)
+            if target is RoomState.LIVE:
+                rules.check_live_room_slot(_hosting(session, _id(caller)),
+                                           self.limits.max_live_rooms)
             room.state = target
             if target is RoomState.LIVE:
                 room.started_at = utcnow()
@@ -676,6 +743,12 @@ def _voices_without_consent(session: Session, room_id: str) -> int:
     return session.exec(select(func.count()).select_from(Member).where(
         Member.room_id == room_id, col(Member.role).in_([Role.COHOST, Role.SPEAKER]),
         col(Member.consent_at).is_(None))).one()
+
+
+def _hosting(session: Session, account_id: int) -> int:
+    """How many live rooms the account hosts now."""
+    return session.exec(select(func.count()).select_from(Room).where(
+        Room.host_id == account_id, Room.state == RoomState.LIVE)).one()
 
 
 def _count(session: Session, room_id: str, role: Role) -> int:

@@ -22,11 +22,11 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketException
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from roomscribe.accounts.security import stream_token
+from roomscribe.accounts.security import client_address, stream_token
 from roomscribe.accounts.service import AccountService
 from roomscribe.accounts.tables import Account
 from roomscribe.errors import NotAuthenticated, RoomscribeError
-from roomscribe.rooms.audio import FrameChecker, SpeakerFeed
+from roomscribe.rooms.audio import FrameChecker, Pacer, SpeakerFeed
 from roomscribe.rooms.live import (
     INTERNAL,
     LEFT,
@@ -56,12 +56,13 @@ async def serve_audio(socket: WebSocket[Any, Any, Any], room_id: str, rooms: Roo
         if speaker is None:
             raise NotAuthenticated("sign in to speak: pass ?token=TOKEN or a bearer header")
         assert speaker.id is not None, "stored accounts have ids"
-        conn = Connection(account_id=speaker.id)
+        conn = Connection(account_id=speaker.id, address=client_address(socket))
         live, feed = await rooms.join_audio(speaker, room_id, conn)
     except RoomscribeError as err:
         await _close(socket, close_for(err))
         return
-    receiver = asyncio.create_task(_receive_audio(socket, conn, feed))
+    receiver = asyncio.create_task(
+        _receive_audio(socket, conn, feed, Pacer(rooms.live.limits.audio_burst)))
     try:
         close = await conn.stopped()
     finally:
@@ -74,7 +75,7 @@ async def serve_audio(socket: WebSocket[Any, Any, Any], room_id: str, rooms: Roo
 
 
 async def _receive_audio(socket: WebSocket[Any, Any, Any], conn: Connection,
-                         feed: SpeakerFeed) -> None:
+                         feed: SpeakerFeed, pacer: Pacer) -> None:
     checker = FrameChecker()
     try:
         while True:
@@ -89,6 +90,7 @@ async def _receive_audio(socket: WebSocket[Any, Any, Any], conn: Connection,
                 await feed.pause()
             else:
                 feed.accept(frame)
+            pacer.take(frame)  # after accepting it: what was received is kept
     except RoomscribeError as err:
         conn.stop(close_for(err))
     except Exception:
@@ -113,7 +115,8 @@ async def serve_captions(socket: WebSocket[Any, Any, Any], room_id: str, rooms: 
     except RoomscribeError as err:
         await _close(socket, close_for(err))
         return
-    conn = Connection(account_id=who.account_id if who else None)
+    conn = Connection(account_id=who.account_id if who else None,
+                      address=client_address(socket))
 
     def failed(err: Exception) -> None:
         if isinstance(err, (WebSocketException, OSError, RuntimeError)):
@@ -147,16 +150,16 @@ async def _await_leaving(socket: WebSocket[Any, Any, Any], conn: Connection) -> 
     conn.stop(LEFT)
 
 
-async def open_event_stream(rooms: RoomService, viewer: Account | None,
-                            room_id: str) -> ServerSentEvent:
+async def open_event_stream(rooms: RoomService, viewer: Account | None, room_id: str,
+                            address: str) -> ServerSentEvent:
     """The same events over Server-Sent Events; refusals are ordinary HTTP errors."""
     live, who = await rooms.join_captions(viewer, room_id)
-    return ServerSentEvent(_sse_messages(rooms.live, live, who))
+    conn = Connection(account_id=who.account_id if who else None, address=address)
+    return ServerSentEvent(_sse_messages(rooms.live, live, who, conn))
 
 
-async def _sse_messages(hub: LiveRooms, live: LiveRoom,
-                        who: Listener | None) -> AsyncIterator[ServerSentEventMessage]:
-    conn = Connection(account_id=who.account_id if who else None)
+async def _sse_messages(hub: LiveRooms, live: LiveRoom, who: Listener | None,
+                        conn: Connection) -> AsyncIterator[ServerSentEventMessage]:
     try:
         async for data in hub.relay(live, conn, who):
             yield ServerSentEventMessage(data=data.decode())

@@ -37,6 +37,8 @@ class EndReason(StrEnum):
     """The host ended it."""
     CRASH = "crash"
     """The server running it was killed; the next start ended it with what had been stored."""
+    TIME_LIMIT = "time_limit"
+    """It ran as long as a room may (`ROOMSCRIBE_MAX_ROOM_HOURS`) and ended by itself."""
 
 
 class Role(StrEnum):

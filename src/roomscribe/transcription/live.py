@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from roomscribe.captions.events import CaptionEvent, CaptionSink, LiveStream, Sequencer, Speaker
 from roomscribe.config import Settings
+from roomscribe.errors import Unavailable
 from roomscribe.transcription.engine import Hypothesis, Transcriber, Window
 from roomscribe.transcription.streaming import (
     Caption,
@@ -105,6 +106,7 @@ class LiveEngine:
                       config: StreamConfig | None = None) -> LiveEngine:
         """An engine over its own model: `workers` replicas of asr_threads // workers threads."""
         workers = max(1, min(workers, settings.asr_threads))
+        config = config or StreamConfig(max_backlog=settings.max_stream_backlog_seconds)
         return cls(Transcriber.from_settings(settings, num_workers=workers), config=config)
 
     async def start(self) -> None:
@@ -305,6 +307,10 @@ class _Stream:
             raise RuntimeError("this caption stream failed") from self._error
         if self.finishing:
             raise RuntimeError("push() after finish()")
+        if self.session.backlog >= self.engine.config.max_backlog:
+            raise Unavailable(f"captions cannot keep up with this speaker ("
+                              f"{self.session.backlog:.0f} s of audio not yet heard)",
+                              retry_after=self.session.backlog)
         self.session.push(pcm)
         if self.due:
             self.engine._wakeup()

@@ -76,6 +76,10 @@ class StreamConfig:
     """Speech probability that starts speech (Silero's own default)."""
     neg_threshold: float = 0.35
     """Speech probability under which a frame counts as silence (Silero: threshold - 0.15)."""
+    max_backlog: float = 30.0
+    """Seconds of audio a stream may hold unheard: more, and the engine has fallen hopelessly
+    behind this speaker (or the client sends faster than anyone speaks), so it refuses more
+    rather than hold unbounded memory and latency."""
 
     def __post_init__(self) -> None:
         if not 0 < self.keep < self.max_window <= MAX_WINDOW:

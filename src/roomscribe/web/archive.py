@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.response import Stream, Template
 from markupsafe import Markup
 
+from roomscribe.accounts.security import client_address
 from roomscribe.accounts.tables import Account
 from roomscribe.archive.search import Order, SearchHit, SearchPage
 from roomscribe.archive.service import ArchiveService
@@ -70,13 +71,14 @@ def to_hit(hit: SearchHit) -> Hit:
 
 
 async def search_view(archive: ArchiveService, viewer: Account | None, q: str, page: int,
-                      order: Order) -> SearchView:
+                      order: Order, client: str) -> SearchView:
     """The form, and a page of hits once there is a query; a malformed one says why."""
     q = q.strip()
     if not q:
         return SearchView(q, order)
     try:
-        found = await archive.search(viewer, q, page=page, per_page=PER_PAGE, order=order)
+        found = await archive.search(viewer, q, page=page, per_page=PER_PAGE, order=order,
+                                     client=client)
     except InvalidInput as err:
         return SearchView(q, order, error=sentence(str(err)))
     return SearchView(q, order, found=found, hits=tuple(to_hit(hit) for hit in found.hits))
@@ -102,11 +104,12 @@ class ArchivePageController(Controller):
     include_in_schema = False
 
     @get("/search")
-    async def search(self, page_viewer: NamedDependency[Account | None],
+    async def search(self, request: Request[Any, Any, Any],
+                     page_viewer: NamedDependency[Account | None],
                      archive: NamedDependency[ArchiveService], q: FromQuery[str] = "",
                      page: FromQuery[int] = 1, order: FromQuery[Order] = Order.NEWEST) -> Template:
         """Search every room the viewer may see; a malformed query is 400 with the reason."""
-        view = await search_view(archive, page_viewer, q, page, order)
+        view = await search_view(archive, page_viewer, q, page, order, client_address(request))
         return render("search.html", page_viewer, status=400 if view.error else 200,
                       view=view, orders=ORDER_NAMES)
 

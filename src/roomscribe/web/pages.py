@@ -16,7 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from roomscribe.accounts.schemas import AccountCreate, SessionCreate
-from roomscribe.accounts.security import SESSION_COOKIE, session_cookie
+from roomscribe.accounts.security import SESSION_COOKIE, client_address, session_cookie
 from roomscribe.accounts.service import AccountService, IssuedToken
 from roomscribe.accounts.tables import Account, TokenKind
 from roomscribe.errors import Conflict, InvalidInput, NotAuthenticated
@@ -154,7 +154,8 @@ def _sign_in(request: Request[Any, Any, Any], data: dict[str, Any],
     credentials, errors = forms.validate(SessionCreate, fields, SIGN_IN_MESSAGES)
     if credentials is not None:
         try:
-            return _signed_in(request, accounts.sign_in(credentials, kind=TokenKind.SESSION),
+            return _signed_in(request, accounts.sign_in(credentials, kind=TokenKind.SESSION,
+                                                        client=client_address(request)),
                               next_page)
         except NotAuthenticated:
             errors = {"": "That handle and password do not match an account. Check both and "
@@ -170,7 +171,7 @@ def _sign_up(request: Request[Any, Any, Any], data: dict[str, Any],
     account, errors = forms.validate(AccountCreate, fields)
     if account is not None:
         try:
-            accounts.register(account)
+            accounts.register(account, client=client_address(request))
             issued = accounts.sign_in(SessionCreate(handle=account.handle,
                                                     password=account.password),
                                       kind=TokenKind.SESSION)

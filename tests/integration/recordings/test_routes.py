@@ -4,6 +4,7 @@ served to its host and admins with range requests."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
@@ -28,7 +29,9 @@ from roomscribe.accounts.tables import Account
 from roomscribe.captions.events import Speaker
 from roomscribe.config import Settings
 from roomscribe.db import create_all, make_engine, session_scope
+from roomscribe.errors import Unavailable
 from roomscribe.media import ffmpeg
+from roomscribe.recordings import service as recordings_service
 from roomscribe.recordings.service import RecordingPurger, RecordingService
 from roomscribe.recordings.storage import LocalAppender, LocalStorage
 from roomscribe.recordings.tables import Recording, RecordingState
@@ -278,3 +281,35 @@ def _room(engine: Engine, room_id: str) -> Room:
         room = session.get(Room, room_id)
         assert room is not None
         return room
+
+
+class StalledStorage(LocalStorage):
+    """A disk that hangs until released."""
+
+    released = threading.Event()
+
+    def append(self, key: str) -> LocalAppender:
+        self.released.wait(10)
+        return super().append(key)
+
+
+async def test_a_stalled_disk_refuses_audio_instead_of_holding_it_without_end(
+        tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recordings_service, "MAX_QUEUED_WRITES", 50)
+    storage = StalledStorage(tmp_path)
+    recordings = RecordingService(engine, storage, RetentionService(engine))
+    recordings.start()
+    try:
+        track = recordings.open(room="r1", speaker=Speaker("ada", "Ada"), origin=0.0)
+        written = 0
+        with pytest.raises(Unavailable, match="the recording cannot keep up"):
+            for _ in range(200):
+                track.write(bytes(3200))
+                written += 1
+        assert 45 <= written <= 51
+        storage.released.set()
+        await track.close()
+        assert TrackReader(storage, "r1", "ada").recorded_seconds == pytest.approx(written * 0.1)
+    finally:
+        storage.released.set()
+        await recordings.close()

@@ -69,7 +69,8 @@ async def test_ending_the_room_flushes_captions_then_closes_every_socket(
     assert final["text"] == "Spk 0-1600"
     state = await listener.receive_json()
     assert state == {"type": "room", "room": room, "state": "ended", "title": "A room",
-                     "record": False, "captions_public": False}
+                     "record": False, "captions_public": False, "epoch": state["epoch"]}
+    assert len(state["epoch"]) == 8
     assert await listener.closed() == (4000, "room ended")
     assert await speaker.closed() == (4000, "room ended")
     assert captions.streams[0].finished

@@ -9,12 +9,13 @@ import numpy.typing as npt
 import pytest
 
 from roomscribe.captions.events import CaptionEvent, CaptionSink, Speaker
-from roomscribe.errors import InvalidInput, TooLarge
+from roomscribe.errors import InvalidInput, RateLimited, TooLarge
 from roomscribe.rooms.audio import (
     MAX_FRAME_BYTES,
     MIN_FRAME_BYTES,
     FrameChecker,
     NullAudioSink,
+    Pacer,
     SpeakerFeed,
     decode,
 )
@@ -60,6 +61,42 @@ def test_a_short_frame_must_be_the_last() -> None:
     checker.check(b"\x00" * 100)
     with pytest.raises(InvalidInput, match="only the last frame"):
         checker.check(b"\x00" * 640)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+FRAME_100MS = b"\x00" * 3200
+
+
+def test_the_pacer_allows_real_time_and_a_burst_and_refuses_a_flood() -> None:
+    clock = Clock()
+    pacer = Pacer(2.0, clock=clock)
+    for _ in range(20):  # two seconds at once: the burst
+        pacer.take(FRAME_100MS)
+    for _ in range(600):  # then a minute in real time
+        clock.now += 0.1
+        pacer.take(FRAME_100MS)
+    with pytest.raises(RateLimited, match="faster than real time") as refused:
+        for _ in range(21):  # two seconds ahead again, and a frame more
+            pacer.take(FRAME_100MS)
+    assert refused.value.retry_after >= 1
+
+
+def test_a_quiet_socket_earns_no_more_than_its_burst() -> None:
+    clock = Clock()
+    pacer = Pacer(2.0, clock=clock)
+    pacer.take(FRAME_100MS)
+    clock.now += 3600  # an hour of silence (a muted speaker) is no credit for a flood
+    for _ in range(20):
+        pacer.take(FRAME_100MS)
+    with pytest.raises(RateLimited):
+        pacer.take(FRAME_100MS)
 
 
 def test_decode_is_little_endian_and_scaled() -> None:

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from roomscribe.captions.events import CaptionEvent, LiveStream, Speaker
+from roomscribe.errors import Unavailable
 from roomscribe.transcription.fake import VOCABULARY, FakeTranscriber, LoudnessVad
 from roomscribe.transcription.live import LiveEngine
+from roomscribe.transcription.streaming import StreamConfig
 
 SR = 16_000
 CHUNK = 1600  # 100 ms, what a browser client sends
@@ -99,6 +101,17 @@ async def test_finish_returns_once_every_final_is_delivered() -> None:
         assert delivered.events[-1].type == "final"
         with pytest.raises(RuntimeError):
             stream.push(audio[:CHUNK])
+
+
+async def test_a_stream_refuses_audio_past_its_backlog_instead_of_piling_it_up() -> None:
+    fake = FakeTranscriber()
+    config = StreamConfig(max_backlog=1.0)
+    async with LiveEngine(fake, detector=LoudnessVad, config=config) as engine:
+        stream = engine.open(room="r", speaker=Speaker("s", "S"), origin=0.0, sink=Sink())
+        stream.push(np.zeros(24_000, dtype=np.float32))  # 1.5 s, before any worker ran
+        with pytest.raises(Unavailable, match="captions cannot keep up"):
+            stream.push(np.zeros(1_600, dtype=np.float32))
+        await stream.finish()
 
 
 async def test_close_flushes_streams_still_open() -> None:
