@@ -107,7 +107,7 @@ class FrameChecker:
 
 
 class Pacer:
-    """Holds one socket to real time: a token bucket of `burst` seconds of audio, refilled by
+    """Holds a speaker to real time: a token bucket of `burst` seconds of audio, refilled by
     the wall clock. A client may run ahead by network jitter, not flood the caption engine
     (whose scheduler serves the longest backlog first) or the recording."""
 
@@ -116,6 +116,10 @@ class Pacer:
         self._clock = clock
         self._tokens = burst
         self._at: float | None = None
+
+    def idle(self, now: float) -> float:
+        """Seconds since the last frame (0 before the first)."""
+        return 0.0 if self._at is None else now - self._at
 
     def take(self, frame: bytes) -> None:
         """Count a frame's audio; RateLimited once the socket is more than `burst` ahead."""

@@ -67,6 +67,7 @@ from litestar.channels.subscriber import BacklogStrategy, Subscriber
 from roomscribe.captions.events import CaptionEvent, CaptionSink
 from roomscribe.config import Settings
 from roomscribe.errors import Conflict, Forbidden, NotFound, RateLimited, RoomscribeError
+from roomscribe.rooms.audio import Pacer
 from roomscribe.rooms.outlet import Outlet, Send
 from roomscribe.rooms.tables import Role, RoomState
 
@@ -339,6 +340,7 @@ class LiveRooms:
         self.limits = limits or LiveLimits()
         self._listening: Counter[int | str] = Counter()
         """Open caption connections by account id and by client address, across rooms."""
+        self._pacers: dict[int, Pacer] = {}
         self.backlog = backlog
         """Unsent events a WebSocket listener may have; SSE subscribers have the plugin's."""
         self.clock = clock
@@ -444,6 +446,16 @@ class LiveRooms:
             conn.stop(close)
         self._stop(room.audio.get(account_id), close)
         self.roster_changed(room)
+
+    def pacer(self, account_id: int) -> Pacer:
+        """The account's audio pace, one across its sockets and rooms: a client that reconnects
+        after being refused finds the bucket as empty as it left it."""
+        now = self.clock()
+        # A pacer idle long enough to have refilled is the same as a new one: forget it.
+        for key in [k for k, p in self._pacers.items() if p.idle(now) > p.burst]:
+            del self._pacers[key]
+        return self._pacers.setdefault(account_id,
+                                       Pacer(self.limits.audio_burst, clock=self.clock))
 
     def unblock(self, room: LiveRoom, account_id: int) -> None:
         room.blocked.discard(account_id)

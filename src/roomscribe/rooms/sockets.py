@@ -62,7 +62,7 @@ async def serve_audio(socket: WebSocket[Any, Any, Any], room_id: str, rooms: Roo
         await _close(socket, close_for(err))
         return
     receiver = asyncio.create_task(
-        _receive_audio(socket, conn, feed, Pacer(rooms.live.limits.audio_burst)))
+        _receive_audio(socket, conn, feed, rooms.live.pacer(speaker.id)))
     try:
         close = await conn.stopped()
     finally:
@@ -86,11 +86,13 @@ async def _receive_audio(socket: WebSocket[Any, Any, Any], conn: Connection,
             frame = message.get("bytes")
             checker.check(frame if isinstance(frame, bytes) else None)
             assert isinstance(frame, bytes)
+            # Before accepting it: a frame past the pace is refused (the client is told why),
+            # so reconnecting after every refusal gains nothing.
+            pacer.take(frame)
             if conn.muted:
                 await feed.pause()
             else:
                 feed.accept(frame)
-            pacer.take(frame)  # after accepting it: what was received is kept
     except RoomscribeError as err:
         conn.stop(close_for(err))
     except Exception:

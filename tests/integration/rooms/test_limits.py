@@ -49,6 +49,10 @@ async def test_audio_sent_faster_than_real_time_is_refused_after_the_burst(api: 
         flood.send_bytes(pcm(200))
     code, reason = await flood.closed()
     assert code == 4429 and "faster than real time" in reason
+    # Reconnecting earns no new burst: the pace is the speaker's, not the socket's.
+    again = api.socket(room, "audio", "spk")
+    again.send_bytes(pcm(200))
+    assert (await again.closed())[0] == 4429
     # What arrived before the refusal was captioned; the room carries on.
     await listener.caption_from("spk")
     paced = api.socket(room, "audio", "host")

@@ -38,6 +38,8 @@ from websockets.exceptions import ConnectionClosed
 from helpers.speech import SPEECH_DIR, Clip, manifest, normalize, wer
 from integration.transcripts.live_server import Server, serving
 from roomscribe.media.ffmpeg import decode
+from roomscribe.recordings.storage import LocalStorage
+from roomscribe.recordings.tracks import TrackReader
 from roomscribe.transcription.engine import Transcriber
 
 pytestmark = pytest.mark.model
@@ -59,7 +61,9 @@ DUET = (SPEECH_DIR / "librispeech_test_clean" / "8463-287645-0007.flac",
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`roomscribe serve` on a free loopback port, for the module's tests."""
     home = tmp_path_factory.mktemp("live-model")
-    with serving(home / "data", home / "server.log") as running:
+    # Audio is held to real time here, as in production (the tests' speakers read in real time).
+    with serving(home / "data", home / "server.log", ROOMSCRIBE_AUDIO_BURST_SECONDS="2",
+                 ROOMSCRIBE_MAX_STREAM_BACKLOG_SECONDS="30") as running:
         yield running
     # A crashed socket task or a failing caption sink is only logged by the server.
     log = running.log.read_text()
@@ -120,10 +124,10 @@ class Session:
         assert response.status_code < 300, response.text
         return response.json()
 
-    async def open(self, speakers: dict[str, str]) -> None:
+    async def open(self, speakers: dict[str, str], *, record: bool = False) -> None:
         for handle, name in {self.host: "Host", self.listener: "Listener", **speakers}.items():
             await self.account(handle, name)
-        room = await self.call("", self.host, {"title": "Reading aloud"})
+        room = await self.call("", self.host, {"title": "Reading aloud", "record": record})
         self.room = room["id"]
         self.started = datetime.fromisoformat(room["started_at"]).timestamp()
         for handle in speakers:
@@ -235,3 +239,58 @@ async def test_two_speakers_at_once_get_separate_correctly_labelled_captions(
     for one, other in (("cyd", "bob"), ("bob", "cyd")):
         theirs = bigrams(refs[other]) - bigrams(refs[one])
         assert bigrams(heard.text(one)) & theirs == set(), f"{other}'s words in {one}'s captions"
+
+
+def final_latency_p95(heard: Heard, speaker: str) -> float:
+    """Seconds from the end of a final's last word to its arrival, at the 95th percentile."""
+    waits = [t - e["end"] for t, e in heard.events if e["type"] == "final"
+             and e["speaker"]["id"] == speaker]
+    return float(np.percentile(waits, 95))
+
+
+async def flood(server: Server, stop: asyncio.Event) -> tuple[str, int, float]:
+    """A speaker in another (recorded) room sending audio as fast as the socket takes it, and
+    reconnecting each time it is refused, until `stop`. Its room, the refusals and the seconds
+    it flooded for."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        session = Session(http, host="host_flood", listener="lis_flood")
+        await session.open({"flooder": "Flood"}, record=True)
+        # Speech, so whatever gets in would keep the model busy.
+        speech = pcm16(decode(DUET[0]))
+        frames = [speech[i: i + 6400] for i in range(0, len(speech) - 6400, 6400)]
+        refused, sent, began = 0, 0, time.monotonic()
+        while not stop.is_set():
+            async with connect(session.url("audio", "flooder")) as ws:
+                try:
+                    while not stop.is_set():
+                        await ws.send(frames[sent % len(frames)])
+                        sent += 1
+                        await asyncio.sleep(0)
+                except ConnectionClosed:
+                    pass
+            refused += ws.close_code == 4429
+            await asyncio.sleep(0.05)
+        return session.room, refused, time.monotonic() - began
+
+
+async def test_a_flooding_room_does_not_slow_another_rooms_captions(
+        server: Server, offline: dict[Path, str]) -> None:
+    """One speaker reads in real time while, in another room, a client pushes audio as fast as
+    it can and reconnects whenever it is refused: the reader's final captions arrive as soon as
+    when the server is quiet (within the 2.5 s target), and the flooder gets no more audio in
+    than real time and its burst."""
+    alone, _ = await live(server, {"quiet": ("Quiet Reader", LONGFORM)})
+    stop = asyncio.Event()
+    flooding = asyncio.create_task(flood(server, stop))
+    flooded, sent = await live(server, {"reader": ("Reader", LONGFORM)})
+    stop.set()
+    flood_room, refused, seconds = await flooding
+    before, during = final_latency_p95(alone, "quiet"), final_latency_p95(flooded, "reader")
+    print(f"\nfinal latency p95: alone {before:.2f} s, beside a flood {during:.2f} s; "
+          f"flooder refused {refused} times in {seconds:.1f} s")
+    assert during <= 2.5, (before, during)
+    check_stream(flooded, "reader", sent)
+    within_bound(clip_at(LONGFORM).reference, flooded.text("reader"), offline[LONGFORM])
+    assert refused >= 3
+    track = TrackReader(LocalStorage(server.data_dir / "recordings"), flood_room, "flooder")
+    assert track.recorded_seconds <= seconds + 2.0 + 0.5

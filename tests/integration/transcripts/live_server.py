@@ -40,6 +40,7 @@ class Server:
     url: str
     proc: subprocess.Popen[bytes]
     log: Path
+    data_dir: Path
 
     def kill(self) -> None:
         """SIGKILL: no lifespan exit, no flush, nothing but what was already written."""
@@ -56,7 +57,7 @@ def serving(data_dir: Path, log: Path, **env: str) -> Iterator[Server]:
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "roomscribe", "serve", "--port", str(port)],
                                 env=environ, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", proc, log)
+    server = Server(f"http://127.0.0.1:{port}", proc, log, data_dir)
     try:
         deadline = time.monotonic() + STARTUP
         while True:
