@@ -20,12 +20,19 @@ def normalise_handle(value: str) -> str:
     return value.strip().lower()
 
 
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=50)]
+
+
 class AccountCreate(AccountBase):
     handle: Handle
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                   max_length=50)]
+    display_name: DisplayName
     password: str = Field(min_length=8, max_length=256)
     """8–256 characters; the cap keeps one sign-in from costing unbounded hashing time."""
+
+
+class AccountUpdate(SQLModel):
+    display_name: DisplayName
 
 
 class AccountPublic(AccountBase):

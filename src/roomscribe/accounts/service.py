@@ -24,14 +24,22 @@ from sqlmodel import Session, col, delete, select
 from roomscribe.accounts.schemas import (
     AccountCreate,
     AccountPublic,
+    AccountUpdate,
     SessionCreate,
     normalise_handle,
 )
 from roomscribe.accounts.security import new_token, token_digest, verify_password
-from roomscribe.accounts.tables import Account, AuthToken, Follow, TokenKind, utcnow
+from roomscribe.accounts.tables import CLOSED, Account, AuthToken, Follow, TokenKind, utcnow
 from roomscribe.config import Settings
 from roomscribe.db import session_scope
-from roomscribe.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Unavailable
+from roomscribe.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    Unavailable,
+)
 from roomscribe.ratelimit import RateLimiter
 
 M = TypeVar("M", bound=BaseModel)
@@ -173,6 +181,51 @@ class AccountService:
                 raise NotAuthenticated("unknown token; sign in again")
             return account
 
+    def rename(self, account: Account, display_name: str) -> Account:
+        """A new display name: what captions, rosters and transcripts show from now on."""
+        checked = parse(AccountUpdate, {"display_name": display_name})
+        with session_scope(self.engine) as session:
+            row = _stored(session, account)
+            row.display_name = checked.display_name
+            session.add(row)
+            return row
+
+    def change_password(self, account: Account, *, current: str, new: str,
+                        keep: str | None) -> None:
+        """Replace the password (the current one proves it is them) and sign out every other
+        session and API token: whoever knew the old password is out. `keep` is the token of
+        the session asking, which stays signed in."""
+        checked = parse(AccountCreate, {"handle": account.handle, "password": new,
+                                        "display_name": account.display_name})
+        with session_scope(self.engine) as session:
+            row = _stored(session, account)
+            if not self._verify(row.password_hash, current):
+                raise Forbidden("the current password is not right")
+            row.password_hash = self._hash(checked.password)
+            session.add(row)
+            _sign_out_all(session, row, keep=keep)
+
+    def sign_out_everywhere(self, account: Account) -> None:
+        """End every session and API token of the account, this one included."""
+        with session_scope(self.engine) as session:
+            _sign_out_all(session, _stored(session, account), keep=None)
+
+    def close(self, account: Account, *, password: str) -> None:
+        """Close the account: its name, handle and password are gone, it is signed out
+        everywhere and follows nobody. The row stays, nameless, so rooms it hosted and words it
+        spoke keep their owner until the retention policy deletes them."""
+        assert account.id is not None
+        with session_scope(self.engine) as session:
+            row = _stored(session, account)
+            if not self._verify(row.password_hash, password):
+                raise Forbidden("the password is not right")
+            _sign_out_all(session, row, keep=None)
+            session.exec(delete(Follow).where(
+                (col(Follow.follower_id) == row.id) | (col(Follow.followee_id) == row.id)))
+            row.sqlmodel_update({"handle": f"closed_{row.id}", "display_name": "Closed account",
+                                 "password_hash": CLOSED, "is_admin": False})
+            session.add(row)
+
     def find(self, handle: str) -> Account | None:
         with session_scope(self.engine) as session:
             return find_account(session, handle=handle)
@@ -182,7 +235,23 @@ class AccountService:
             return require_account(session, handle=handle)
 
     def profile(self, viewer: Account, handle: str) -> AccountPublic:
-        return public(viewer, self.get(handle))
+        account = self.get(handle)
+        if account.password_hash == CLOSED:
+            raise NotFound(f"no account {handle!r}")
+        return public(viewer, account)
+
+    def check_password(self, account: Account, password: str) -> None:
+        """Forbidden unless `password` is the account's (before anything irreversible)."""
+        with Session(self.engine) as session:
+            row = _stored(session, account)
+        if not self._verify(row.password_hash, password):
+            raise Forbidden("the password is not right")
+
+    def follows(self, follower: Account, handle: str) -> bool:
+        with Session(self.engine) as session:
+            followee = require_account(session, handle=handle)
+            assert follower.id is not None and followee.id is not None
+            return is_following(session, follower_id=follower.id, followee_id=followee.id)
 
     def follow(self, follower: Account, handle: str) -> None:
         """Idempotent: following someone already followed is not an error."""
@@ -246,6 +315,20 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
         first = err.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise InvalidInput(f"{where}: {first['msg']}") from None
+
+
+def _stored(session: Session, account: Account) -> Account:
+    row = session.get(Account, account.id)
+    if row is None or row.password_hash == CLOSED:
+        raise NotAuthenticated("this account is closed")
+    return row
+
+
+def _sign_out_all(session: Session, account: Account, *, keep: str | None) -> None:
+    stmt = delete(AuthToken).where(col(AuthToken.account_id) == account.id)
+    if keep is not None:
+        stmt = stmt.where(col(AuthToken.digest) != token_digest(keep))
+    session.exec(stmt)
 
 
 def find_account(session: Session, *, handle: str) -> Account | None:

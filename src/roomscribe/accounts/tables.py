@@ -57,6 +57,10 @@ class AccountBase(SQLModel):
     """The name captions and rosters show."""
 
 
+CLOSED = "!closed"
+"""The password hash of a closed account: no password verifies against it."""
+
+
 class Account(AccountBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     handle: str = Field(max_length=30, unique=True, index=True)

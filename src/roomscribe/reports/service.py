@@ -52,6 +52,25 @@ class ReportService:
         self._retention = retention
         self._presence = presence
 
+    def standing(self, room_ids: Collection[str]) -> dict[str, ReportStatus]:
+        """For a host's own rooms: the furthest along report of each reported room (open, under
+        investigation, or resolved), for their list of rooms."""
+        order = {ReportStatus.OPEN: 0, ReportStatus.INVESTIGATING: 1, ReportStatus.RESOLVED: 2}
+        found: dict[str, ReportStatus] = {}
+        with Session(self._engine) as session:
+            for room_id, status in session.exec(select(Report.room_id, Report.status).where(
+                    col(Report.room_id).in_(list(room_ids)))):
+                status = ReportStatus(status)
+                if room_id not in found or order[status] < order[found[room_id]]:
+                    found[room_id] = status  # an unresolved report is what the host must know
+        return found
+
+    def filed_by(self, reporter_id: int) -> list[Report]:
+        """Every report the account filed, oldest first (their data, for its export)."""
+        with Session(self._engine) as session:
+            return list(session.exec(select(Report).where(Report.reporter_id == reporter_id)
+                                     .order_by(col(Report.filed_at))).all())
+
     def may_report(self, room_id: str, account_id: int | None) -> bool:
         """Whether to offer `account_id` the report form of a room (they were in it)."""
         return account_id is not None and self._presence(room_id, account_id)

@@ -395,6 +395,24 @@ class RetentionService:
             outcome = PurgeOutcome.HELD if row.hold else PurgeOutcome.NOT_DUE
         return PurgeResult(room_id, outcome, row)
 
+    def purge_for_closed_account(self, room_id: str, *, by: int, now: datetime) -> bool:
+        """The host closed their account: delete the room's recording now, before its deadline,
+        unless a report or a hold keeps it (then it stays until its deadline, as promised to
+        whoever reported it). True when it was purged."""
+
+        def change(row: Retention) -> Mapping[str, Any] | None:
+            if row.state is not RetentionState.RETAINED or row.hold or row.reported_at:
+                return None
+            return {"retain_until": min(row.retain_until, now)}
+
+        with session_scope(self._engine) as session:
+            row, changed = self._transition(session, room_id, change)
+        if not changed:
+            return False
+        self.announce(row)
+        result = self.purge(room_id, now=now, reason=PurgeReason.ACCOUNT_CLOSED, actor_id=by)
+        return result.outcome is PurgeOutcome.PURGED
+
     def purge_now(self, room_id: str, *, by: int, now: datetime) -> Retention:
         """The admin console's "purge now": only for what is past its deadline and not held."""
         result = self.purge(room_id, now=now, reason=PurgeReason.ADMIN, actor_id=by)

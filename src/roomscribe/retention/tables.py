@@ -33,6 +33,8 @@ class PurgeReason(StrEnum):
     """The periodic (or operator's) sweep found it overdue."""
     ADMIN = "admin"
     """An admin used "purge now" on something past its deadline."""
+    ACCOUNT_CLOSED = "account_closed"
+    """Its host closed their account: deleted early, unless reported or held."""
 
 
 class RetentionBase(SQLModel):

@@ -223,6 +223,36 @@ class RoomService:
 
         return await self._tx(work)
 
+    async def editable(self, caller: Account, room_id: str) -> RoomPublic:
+        """The room, for its host to change (what may change depends on its state: `update`)."""
+        def work(session: Session) -> RoomPublic:
+            room = _room(session, room_id)
+            rules.check_host(_role(session, room_id, caller))
+            return _room_public(session, room, caller)
+
+        return await self._tx(work)
+
+    async def hosted(self, caller: Account) -> list[RoomPublic]:
+        """The caller's own rooms, newest first: live and scheduled, then ended and cancelled,
+        each with its retention date once it has one."""
+        def work(session: Session) -> list[RoomPublic]:
+            rooms = session.exec(
+                select(Room).where(Room.host_id == caller.id)
+                .order_by(col(Room.created_at).desc()).limit(LIST_LIMIT * 2)).all()
+            return [_room_public(session, room, caller) for room in rooms]
+
+        return await self._tx(work)
+
+    async def close_hosted(self, caller: Account) -> list[RoomPublic]:
+        """The host is leaving: their live rooms end and their scheduled rooms are cancelled.
+        Returns every room they hosted, as it is now."""
+        for room in await self.hosted(caller):
+            if room.state is RoomState.LIVE:
+                await self.end(caller, room.id)
+            elif room.state is RoomState.SCHEDULED:
+                await self.cancel(caller, room.id)
+        return await self.hosted(caller)
+
     async def update(self, caller: Account, room_id: str, data: RoomUpdate) -> RoomPublic:
         def work(session: Session) -> tuple[Room, RoomPublic]:
             room = _room(session, room_id)

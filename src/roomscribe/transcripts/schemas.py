@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
 
 from roomscribe.transcripts.tables import Source, Stage
@@ -52,10 +52,23 @@ class SegmentsPublic(SQLModel):
 SegmentText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 
+SpeakerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=50)]
+
+
 class SegmentEdit(SQLModel):
     index: int = Field(ge=0)
-    text: SegmentText
-    """The corrected text; empty removes the segment (a phrase that was never said)."""
+    text: SegmentText | None = None
+    """The corrected text; empty removes the segment (a phrase that was never said); omitted,
+    the text stays."""
+    speaker: SpeakerName | None = None
+    """Who said it, as the transcript names them; omitted, the label stays."""
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> SegmentEdit:
+        if self.text is None and self.speaker is None:
+            raise ValueError("an edit gives a new text, a new speaker label, or both")
+        return self
 
 
 class CorrectionCreate(SQLModel):

@@ -64,6 +64,7 @@ from roomscribe.transcription.streaming import SpeechDetector
 from roomscribe.transcription.vad import FRAME, SileroVad
 from roomscribe.transcripts.schemas import (
     CorrectionCreate,
+    SegmentEdit,
     SegmentPublic,
     SegmentsPublic,
     TranscriptPublic,
@@ -464,25 +465,27 @@ class TranscriptService:
                     raise Conflict(f"version {data.base} is not the newest any more "
                                    f"(that is {transcript.current}); reload and edit again")
                 rows = _rows(session, room_id, data.base)
-                edits = {edit.index: edit.text for edit in data.edits}
+                edits = {edit.index: edit for edit in data.edits}
                 if len(edits) != len(data.edits):
                     raise InvalidInput("each segment may be edited once per correction")
                 if max(edits) >= len(rows):
                     raise InvalidInput(f"version {data.base} has {len(rows)} segments; "
                                        f"there is no segment {max(edits)}")
-                if all(rows[i].text == text for i, text in edits.items()):
+                edited = [(row, *_edited(row, edits.get(i))) for i, row in enumerate(rows)]
+                if all((text, speaker) == (row.text, row.speaker_name)
+                       for row, text, speaker in edited):
                     raise InvalidInput("the edits change nothing")
                 number = _new_version(session, room_id, Source.CORRECTION, base=data.base,
                                       author_id=caller.id)
-                kept = [(row, edits.get(i, row.text)) for i, row in enumerate(rows)]
                 session.add_all(
                     TranscriptSegment(
                         room_id=room_id, version=number, position=position,
-                        speaker_id=row.speaker_id, speaker_name=row.speaker_name,
+                        speaker_id=row.speaker_id, speaker_name=speaker,
                         start=row.start, end=row.end, text=text,
                         # Word timings describe the old text; the captions spread the new one.
                         words=row.words if text == row.text else [])
-                    for position, (row, text) in enumerate((r, t) for r, t in kept if t))
+                    for position, (row, text, speaker) in enumerate(
+                        (r, t, who) for r, t, who in edited if t))
                 transcript.sqlmodel_update({"current": number, "updated_at": utcnow()})
                 session.add(transcript)
                 session.flush()
@@ -494,6 +497,14 @@ class TranscriptService:
 
 
 # Data functions (inside a session)
+
+def _edited(row: TranscriptSegment, edit: SegmentEdit | None) -> tuple[str, str]:
+    """A segment's text and speaker label after `edit` (unchanged where it says nothing)."""
+    if edit is None:
+        return row.text, row.speaker_name
+    return (row.text if edit.text is None else edit.text,
+            row.speaker_name if edit.speaker is None else edit.speaker)
+
 
 def _open_transcript(session: Session, room_id: str) -> Transcript:
     transcript = Transcript(room_id=room_id)

@@ -17,6 +17,9 @@ refreshes (`static/site.js`).
     admin.py       the admin console (admins only): reports, holds, purges, audit log
     retention.py   a recorded room's download page and its report form
     archive.py     search across rooms, and a recorded room's replay
+    account.py     my rooms, account settings (name, password, my data, closing), profiles
+    room_settings.py  a room's settings (its host's), and a scheduled room's calendar file
+    transcript.py  the host's transcript editor (words and speaker labels, new versions)
 
 Templates extend `templates/base.html` (skip link, landmarks, navigation, visible focus) and share
 the macros in `templates/macros.html`; later pages (archive, admin) extend the same layout.
@@ -41,7 +44,9 @@ from litestar.template.config import TemplateConfig
 from roomscribe import __version__
 from roomscribe.config import Settings
 from roomscribe.errors import RoomscribeError
+from roomscribe.visibility import AUDIENCE
 from roomscribe.web import presets
+from roomscribe.web.account import AccountPageController
 from roomscribe.web.actions import RoomActionController
 from roomscribe.web.admin import AdminPageController
 from roomscribe.web.archive import ArchivePageController
@@ -53,8 +58,10 @@ from roomscribe.web.pages import (
 )
 from roomscribe.web.responses import page_error
 from roomscribe.web.retention import RetentionPageController
+from roomscribe.web.room_settings import RoomSettingsController
 from roomscribe.web.security import HEADERS, csrf_config
-from roomscribe.web.views import REACTIONS, ROLE_NAMES
+from roomscribe.web.transcript import TranscriptPageController
+from roomscribe.web.views import REACTIONS, ROLE_NAMES, VISIBILITIES
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -65,7 +72,8 @@ def routers(settings: Settings) -> list[Router]:
     pages = Router(
         path="/", route_handlers=[PageController, FormController, RoomActionController,
                                   RetentionPageController, AdminPageController,
-                                  ArchivePageController],
+                                  ArchivePageController, AccountPageController,
+                                  RoomSettingsController, TranscriptPageController],
         dependencies={"page_viewer": Provide(provide_page_viewer, sync_to_thread=True),
                       "page_caller": Provide(provide_page_caller, sync_to_thread=False)},
         middleware=[DefineMiddleware(CSRFMiddleware, config=csrf_config(settings.data_dir))],
@@ -90,6 +98,7 @@ def _configure(engine: JinjaTemplateEngine) -> None:
     env.filters["when"] = when
     env.globals.update(
         version=__version__, reactions=REACTIONS, role_names=ROLE_NAMES,
+        visibilities=VISIBILITIES, audiences=AUDIENCE,
         presets=presets.PRESETS, fonts=presets.FONTS, default_preset=presets.DEFAULT_PRESET,
         default_font=presets.DEFAULT_FONT, min_contrast=presets.MIN_CONTRAST,
         sizes=(presets.SIZE_MIN, presets.SIZE_MAX, presets.SIZE_STEP, presets.SIZE_DEFAULT),

@@ -14,7 +14,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from pydantic import BaseModel, ValidationError
 
-from roomscribe.rooms.schemas import RoomCreate
+from roomscribe.rooms.schemas import RoomCreate, RoomUpdate
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,6 +31,7 @@ MESSAGES = {
     "title": "Enter a title of 1 to 100 characters.",
     "speak_policy": "Choose who may ask to speak.",
     "scheduled_for": "Enter the date and time the room starts.",
+    "visibility": "Choose who can find and replay the recording.",
 }
 
 
@@ -58,14 +59,19 @@ def validate(model: type[M], fields: dict[str, Any],
         return None, errors
 
 
-def room_create(data: dict[str, Any]) -> tuple[RoomCreate | None, Errors]:
-    """The new-room form: `when` is `now` or `later`; later takes a local time and a time zone."""
-    fields: dict[str, Any] = {
+def _room_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {
         "title": value(data, "title"),
         "speak_policy": value(data, "speak_policy") or "everyone",
         "record": checked(data, "record"),
         "captions_public": checked(data, "captions_public"),
+        "visibility": value(data, "visibility") or "members",
     }
+
+
+def room_create(data: dict[str, Any]) -> tuple[RoomCreate | None, Errors]:
+    """The new-room form: `when` is `now` or `later`; later takes a local time and a time zone."""
+    fields = _room_fields(data)
     if value(data, "when") == "later":
         try:
             fields["scheduled_for"] = local_time(value(data, "scheduled_for"),
@@ -74,6 +80,21 @@ def room_create(data: dict[str, Any]) -> tuple[RoomCreate | None, Errors]:
             _, errors = validate(RoomCreate, fields)
             return None, {**errors, "scheduled_for": MESSAGES["scheduled_for"]}
     return validate(RoomCreate, fields)
+
+
+def room_update(data: dict[str, Any], *, scheduled: bool) -> tuple[RoomUpdate | None, Errors]:
+    """The room settings form: everything while the room is scheduled, then only who may
+    replay it (the rest is fixed at the start)."""
+    if not scheduled:
+        return validate(RoomUpdate, {"visibility": value(data, "visibility") or "members"})
+    fields = _room_fields(data)
+    try:
+        fields["scheduled_for"] = local_time(value(data, "scheduled_for"),
+                                             value(data, "timezone"))
+    except ValueError:
+        _, errors = validate(RoomUpdate, fields)
+        return None, {**errors, "scheduled_for": MESSAGES["scheduled_for"]}
+    return validate(RoomUpdate, fields)
 
 
 def local_time(text: str, zone: str) -> datetime:

@@ -8,6 +8,8 @@ is the same as none: the visitor is simply signed out.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -20,10 +22,13 @@ from roomscribe.accounts.security import SESSION_COOKIE, client_address, session
 from roomscribe.accounts.service import AccountService, IssuedToken
 from roomscribe.accounts.tables import Account, TokenKind
 from roomscribe.errors import Conflict, InvalidInput, NotAuthenticated
+from roomscribe.reports.service import ReportService
 from roomscribe.rooms.service import RoomService
+from roomscribe.rooms.tables import RoomState
 from roomscribe.web import forms, views
 from roomscribe.web.forms import FormData, value
 from roomscribe.web.responses import render, sentence
+from roomscribe.web.room_settings import starts_in
 from roomscribe.web.security import local_path
 
 ROOM = "/r/{room_id:str}"
@@ -73,11 +78,21 @@ class PageController(Controller):
         return render("room_new.html", page_caller, values={}, errors={})
 
     @get(ROOM)
-    async def room(self, room_id: FromPath[str], page_viewer: NamedDependency[Account | None],
-                   rooms: NamedDependency[RoomService]) -> Template:
-        """The listener page; anonymous visitors only where captions are public."""
-        return render("room.html", page_viewer,
-                      page=await views.room_page(rooms, page_viewer, room_id))
+    async def room(self, request: Request[Any, Any, Any], room_id: FromPath[str],
+                   page_viewer: NamedDependency[Account | None],
+                   rooms: NamedDependency[RoomService],
+                   reports: NamedDependency[ReportService],
+                   now: NamedDependency[datetime]) -> Template:
+        """The listener page; anonymous visitors only where captions are public. A scheduled
+        room counts down to its start; an ended one leads to its replay."""
+        page = await views.room_page(rooms, page_viewer, room_id)
+        room = page.room
+        may_report = room.state is RoomState.ENDED and await asyncio.to_thread(
+            reports.may_report, room.id, page_viewer.id if page_viewer else None)
+        return render("room.html", page_viewer, page=page, may_report=may_report,
+                      share_url=str(request.base_url).rstrip("/") + f"/r/{room.id}",
+                      starts_in=starts_in(room.scheduled_for, now) if room.scheduled_for
+                      else "")
 
     @get(ROOM + "/captions")
     async def captions(self, room_id: FromPath[str],

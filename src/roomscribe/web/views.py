@@ -15,10 +15,21 @@ from roomscribe.rooms import rules
 from roomscribe.rooms.schemas import Emoji, MemberPublic, PinPublic, RoomPublic
 from roomscribe.rooms.service import RoomService
 from roomscribe.rooms.tables import Role, RoomState
+from roomscribe.visibility import Visibility
 
 REACTIONS = dict(zip(get_args(Emoji), ("Applause", "Laughter", "Love", "Agreement", "Excitement",
                                        "Surprise"), strict=True))
 """Each reaction's accessible name, in the order the schema lists them."""
+
+VISIBILITIES = [
+    (Visibility.PUBLIC, "Everyone",
+     "Anyone, with or without an account, can find the transcript and replay the recording."),
+    (Visibility.MEMBERS, "People with an account",
+     "Anyone signed in to this site can find and replay it."),
+    (Visibility.PRIVATE, "Only me",
+     "Only you (the host) and the site's admins can find and replay it."),
+]
+"""The choices of a room's visibility as the forms offer them: value, label, what it means."""
 
 ROLE_NAMES = {Role.HOST: "host", Role.COHOST: "co-host", Role.SPEAKER: "speaker",
               Role.LISTENER: "listener", Role.BLOCKED: "blocked"}

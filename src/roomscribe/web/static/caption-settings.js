@@ -212,8 +212,37 @@
     details.hidden = false;
   }
 
+  // Captions on or off, for this reader (a hearing listener may hide them; a deaf one keeps
+  // them): remembered apart from their look, and applied before the first paint like it.
+  var SHOWN = "roomscribe.captions.shown";
+  function shown() {
+    try {
+      return window.localStorage.getItem(SHOWN) !== "no";
+    } catch (err) {
+      return true;
+    }
+  }
+  root.classList.toggle("captions-off", !shown());
+
+  function wireToggle(button) {
+    button.hidden = false;
+    button.setAttribute("aria-pressed", String(shown()));
+    button.addEventListener("click", function () {
+      var on = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-pressed", String(on));
+      root.classList.toggle("captions-off", !on);
+      try {
+        window.localStorage.setItem(SHOWN, on ? "yes" : "no");
+      } catch (err) {
+        // Storage disabled: the choice lasts for this page only.
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.getElementById("caption-settings-form");
     if (form) wire(form);
+    var toggle = document.getElementById("caption-toggle");
+    if (toggle) wireToggle(toggle);
   });
 })();

@@ -294,7 +294,14 @@ function showRoster(event) {
     const role = document.createElement("span");
     role.className = "role";
     role.textContent = `(${details.join(", ")})`;
-    item.append(`${voice.name} `, role);
+    let name = voice.name;
+    if ("profiles" in list.dataset) {
+      // Signed-in readers reach each person's profile, where they can follow them.
+      name = document.createElement("a");
+      name.href = `/u/${encodeURIComponent(voice.id)}`;
+      name.textContent = voice.name;
+    }
+    item.append(name, " ", role);
     return item;
   }));
   const audience = document.getElementById("audience");

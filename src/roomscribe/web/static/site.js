@@ -9,7 +9,8 @@
 //   a change to an element marked data-announce-changes that the reader did not cause is
 //   announced.
 // - Times marked data-local are shown in the reader's own time zone.
-// - The new-room form learns the reader's time zone.
+// - The new-room and room settings forms learn the reader's time zone.
+// - A scheduled room counts down to its start, and stops once it is live.
 
 const announcer = document.getElementById("announcer");
 
@@ -187,11 +188,49 @@ for (const time of document.querySelectorAll("time[data-local]")) {
 }
 
 const roomForm = document.querySelector("form[data-room-form]");
-if (roomForm) {
+if (roomForm && roomForm.elements.timezone) {
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (zone) {
     roomForm.elements.timezone.value = zone;
     const hint = document.getElementById("f-scheduled-for-hint");
     if (hint) hint.textContent = `Up to 14 days ahead, in your time zone (${zone}).`;
+    // A start time the server filled in (in UTC) is shown, and sent back, in the reader's zone.
+    const start = roomForm.querySelector("input[data-utc]");
+    const moment = start ? new Date(start.dataset.utc) : null;
+    if (moment && !Number.isNaN(moment.getTime())) {
+      const two = (n) => String(n).padStart(2, "0");
+      start.value = `${moment.getFullYear()}-${two(moment.getMonth() + 1)}-` +
+        `${two(moment.getDate())}T${two(moment.getHours())}:${two(moment.getMinutes())}`;
+    }
   }
+}
+
+// -- a scheduled room's countdown ------------------------------------------------------------------
+
+function startsIn(moment) {
+  const seconds = Math.max(0, Math.floor((moment - Date.now()) / 1000));
+  for (const [unit, size] of [["day", 86400], ["hour", 3600], ["minute", 60]]) {
+    if (seconds >= size) {
+      const count = Math.floor(seconds / size);
+      return `in ${count} ${unit}${count === 1 ? "" : "s"}`;
+    }
+  }
+  return seconds > 0 ? "in less than a minute" : "any moment now, when the host starts it";
+}
+
+const countdown = document.querySelector("[data-countdown]");
+if (countdown) {
+  const moment = new Date(countdown.dataset.countdown).getTime();
+  const tick = () => { countdown.textContent = startsIn(moment); };
+  tick();
+  window.setInterval(tick, 15000);
+  // The captions client (captions.js) dispatches every room event: once the room is live the
+  // countdown has done its job.
+  document.addEventListener("roomscribe:event", (event) => {
+    const panel = document.getElementById("countdown-panel");
+    if (panel && event.detail.type === "room" && event.detail.state === "live") {
+      panel.hidden = true;
+      announce("The room has started.");
+    }
+  });
 }
