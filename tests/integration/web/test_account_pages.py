@@ -106,7 +106,7 @@ def test_my_rooms_shows_whats_coming_and_what_is_kept(site: tuple[Site, Settings
 
 def test_the_visibility_is_chosen_with_the_room_and_changed_after_it_ends(
         site: tuple[Site, Settings]) -> None:
-    server, settings = site
+    server, _ = site
     (host,) = people(server, "host")
     visitor = Visitor.arrive(server.http, host)
     made = visitor.post("/rooms/new", {"title": "Private chat", "record": "on",
