@@ -59,6 +59,7 @@ class World:
     ended: str
     people: dict[str, str]
     voice: ClientConnection
+    archived: str
     sent: int = 0
 
     def say(self, frames: int) -> None:
@@ -67,8 +68,8 @@ class World:
             self.sent += 1
 
     def path(self, template: str) -> str:
-        return template.format(live=self.live, scheduled=self.scheduled, private=self.private,
-                               ended=self.ended)
+        return template.format(host=self.people["host"], live=self.live, scheduled=self.scheduled, private=self.private,
+                               ended=self.ended, archived=self.archived)
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +95,17 @@ def world(site: Site) -> Iterator[World]:
     private = site.room(people["host2"], title="Private chat")
     ended = site.room(people["host2"], title="Last week")
     site.api("POST", f"/rooms/{ended}/end", people["host2"])
+    # A recorded room that ended with captions said: its transcript is the host's to correct.
+    archived = site.room(people["host2"], title="Recorded talk", record=True)
+    site.speaker(archived, people["host2"], people["speaker"])
+    with connect(site.socket_url(f"/rooms/{archived}/audio", people["speaker"])) as talk:
+        for _ in range(8):
+            talk.send(FRAME)
+    site.api("POST", f"/rooms/{archived}/end", people["host2"])
     with connect(site.socket_url(f"/rooms/{live}/audio", people["speaker"])) as voice, \
             connect(site.socket_url(f"/rooms/{live}/captions", people["listener"]),
                     max_size=None, max_queue=None) as _present:
-        world = World(site, live, scheduled, private, ended, people, voice)
+        world = World(site, live, scheduled, private, ended, people, voice, archived)
         world.say(8)
         yield world
         # Ending the room closes its sockets, so later tests on this server start clean.
@@ -120,6 +128,13 @@ def bad_sign_up(tab: Page) -> None:
 def bad_new_room(tab: Page) -> None:
     tab.get_by_label("Schedule it").check()
     tab.get_by_role("button", name="Create room").click()
+    expect(tab.locator(".error-summary")).to_be_focused()
+
+
+def bad_password(tab: Page) -> None:
+    tab.get_by_label("Current password").fill("not it")
+    tab.get_by_label("New password").fill("short")
+    tab.get_by_role("button", name="Change my password").click()
     expect(tab.locator(".error-summary")).to_be_focused()
 
 
@@ -172,6 +187,15 @@ PAGES = {
     "host console": Visit("host", "/r/{live}/host", lambda w: live_activity(w, "host")),
     "host console, scheduled": Visit("host2", "/r/{scheduled}/host"),
     "speaker": Visit("speaker", "/r/{live}/speak"),
+    "listener, scheduled room": Visit("listener", "/r/{scheduled}"),
+    "listener, recorded room ended": Visit("speaker", "/r/{archived}"),
+    "my rooms": Visit("host2", "/me/rooms"),
+    "room settings, scheduled": Visit("host2", "/r/{scheduled}/settings"),
+    "room settings, ended": Visit("host2", "/r/{archived}/settings"),
+    "transcript editor": Visit("host2", "/r/{archived}/transcript"),
+    "account": Visit("listener", "/account"),
+    "account, with errors": Visit("listener", "/account", lambda w: bad_password),
+    "profile": Visit("listener", "/u/{host}"),
     "not found": Visit(None, "/r/nosuchroom", status=404),
     "not allowed": Visit(None, "/r/{private}/captions", status=403),
 }
