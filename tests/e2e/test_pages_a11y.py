@@ -68,7 +68,8 @@ class World:
             self.sent += 1
 
     def path(self, template: str) -> str:
-        return template.format(host=self.people["host"], live=self.live, scheduled=self.scheduled, private=self.private,
+        return template.format(host=self.people["host"], live=self.live,
+                               scheduled=self.scheduled, private=self.private,
                                ended=self.ended, archived=self.archived)
 
 
