@@ -13,6 +13,7 @@ from roomscribe.accounts.security import client_address
 from roomscribe.accounts.tables import Account
 from roomscribe.archive.search import Order, SearchPage
 from roomscribe.archive.service import ArchiveService
+from roomscribe.params import Page
 
 
 def provide_archive(state: State) -> ArchiveService:
@@ -27,7 +28,7 @@ class SearchController(Controller):
     @get("/", operation_id="search")
     async def search(
         self, request: Request[Any, Any, Any], viewer: NamedDependency[Account | None],
-        archive: NamedDependency[ArchiveService], q: FromQuery[str], page: FromQuery[int] = 1,
+        archive: NamedDependency[ArchiveService], q: FromQuery[str], page: Page = 1,
         per_page: FromQuery[int] = 20, order: FromQuery[Order] = Order.NEWEST,
     ) -> SearchPage:
         """Words, "phrases", AND/OR/NOT, speaker:, room:, date:; a malformed query is 400 with

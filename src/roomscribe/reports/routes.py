@@ -13,6 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from roomscribe.accounts.tables import Account
+from roomscribe.params import Cursor, Id
 from roomscribe.reports.schemas import ReportDetail, ReportPage, ReportReason
 from roomscribe.reports.service import UNRESOLVED, ReportService
 from roomscribe.reports.tables import (
@@ -83,7 +84,7 @@ class AdminReportController(Controller):
     def queue(
         self, admin: NamedDependency[Account], reports: NamedDependency[ReportService],
         status: FromQuery[list[ReportStatus] | None] = None,
-        room_id: FromQuery[str | None] = None, after: FromQuery[int | None] = None,
+        room_id: FromQuery[str | None] = None, after: Cursor = None,
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE_LIMIT)] = 50,
     ) -> ReportPage:
         """The queue, oldest first: open and investigating reports unless `status` says."""
@@ -91,12 +92,12 @@ class AdminReportController(Controller):
                           limit=limit)
 
     @get("/{report_id:int}", operation_id="getReport", sync_to_thread=True)
-    def report(self, report_id: FromPath[int], admin: NamedDependency[Account],
+    def report(self, report_id: Id, admin: NamedDependency[Account],
                reports: NamedDependency[ReportService]) -> ReportDetail:
         return detail(reports, report_id)
 
     @patch("/{report_id:int}", operation_id="updateReport", sync_to_thread=True)
-    def update(self, report_id: FromPath[int], data: JSONBody[ReportUpdate],
+    def update(self, report_id: Id, data: JSONBody[ReportUpdate],
                admin: NamedDependency[Account], reports: NamedDependency[ReportService],
                now: NamedDependency[datetime]) -> ReportPublic:
         """One step: open → investigating → resolved (with an outcome), optionally with a note.
@@ -105,7 +106,7 @@ class AdminReportController(Controller):
         return public(reports.update(report_id, data, by=admin.id, now=now))
 
     @post("/{report_id:int}/notes", operation_id="addReportNote", sync_to_thread=True)
-    def add_note(self, report_id: FromPath[int], data: JSONBody[ReportNoteCreate],
+    def add_note(self, report_id: Id, data: JSONBody[ReportNoteCreate],
                  admin: NamedDependency[Account], reports: NamedDependency[ReportService],
                  now: NamedDependency[datetime]) -> ReportNotePublic:
         assert admin.id is not None

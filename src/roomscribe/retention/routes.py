@@ -24,6 +24,7 @@ from roomscribe.accounts.tables import Account
 from roomscribe.audit import service as audit
 from roomscribe.audit.tables import AuditPage
 from roomscribe.errors import Forbidden, InvalidInput
+from roomscribe.params import Cursor
 from roomscribe.recordings.storage import open_storage
 from roomscribe.retention.schemas import HoldChange, RetentionAdmin, RetentionOverview
 from roomscribe.retention.service import RetentionService
@@ -145,10 +146,10 @@ class AdminRetentionController(Controller):
     @get("/audit", operation_id="listAuditEvents", sync_to_thread=True)
     def audit_log(
         self, state: State, admin: NamedDependency[Account],
-        room_id: FromQuery[str | None] = None, actor_id: FromQuery[int | None] = None,
+        room_id: FromQuery[str | None] = None, actor_id: Cursor = None,
         action: FromQuery[list[str] | None] = None,
         since: FromQuery[datetime | None] = None, until: FromQuery[datetime | None] = None,
-        before: FromQuery[int | None] = None,
+        before: Cursor = None,
         limit: Annotated[int, QueryParameter(ge=1, le=audit.MAX_PAGE)] = 50,
     ) -> AuditPage:
         """Reports, status changes, holds, downloads and purges: who, what, when. Newest first;

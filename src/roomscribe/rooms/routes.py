@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from roomscribe.accounts.security import client_address
 from roomscribe.accounts.service import AccountService
 from roomscribe.accounts.tables import Account
+from roomscribe.params import Id
 from roomscribe.rooms import sockets
 from roomscribe.rooms.schemas import (
     InvitationAccept,
@@ -201,7 +202,7 @@ class RoomController(Controller):
         return await rooms.pin(caller, room_id, data)
 
     @delete(ROOM + "/pins/{pin_id:int}", operation_id="unpinLink")
-    async def unpin(self, room_id: FromPath[str], pin_id: FromPath[int],
+    async def unpin(self, room_id: FromPath[str], pin_id: Id,
                     caller: NamedDependency[Account],
                     rooms: NamedDependency[RoomService]) -> None:
         await rooms.unpin(caller, room_id, pin_id)

@@ -10,10 +10,11 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from roomscribe.accounts.tables import Account
 from roomscribe.captions.formats import Format
+from roomscribe.params import Cursor
 from roomscribe.retention.service import RETAIN_UNTIL_HEADER
 from roomscribe.transcripts.schemas import CorrectionCreate, SegmentsPublic, TranscriptPublic
 from roomscribe.transcripts.service import Export, TranscriptService
@@ -35,7 +36,7 @@ class TranscriptController(Controller):
         self, room_id: FromPath[str], downloader: NamedDependency[Account],
         transcripts: NamedDependency[TranscriptService],
         fmt: Annotated[Format, QueryParameter(name="format")] = "vtt",
-        version: FromQuery[int | None] = None,
+        version: Cursor = None,
     ) -> Response[str]:
         """The archived transcript (or `version`) as WebVTT with voice spans, SRT, text or JSON."""
         return _download(await transcripts.export(downloader, room_id, fmt, version))
@@ -49,7 +50,7 @@ class TranscriptController(Controller):
     @get(ROOM + "/segments", operation_id="listTranscriptSegments")
     async def segments(self, room_id: FromPath[str], caller: NamedDependency[Account],
                        transcripts: NamedDependency[TranscriptService],
-                       version: FromQuery[int | None] = None) -> SegmentsPublic:
+                       version: Cursor = None) -> SegmentsPublic:
         """A version's segments in time order, with the `index` corrections refer to."""
         return await transcripts.segments(caller, room_id, version)
 

@@ -17,6 +17,7 @@ from litestar.params import FromPath
 from roomscribe.accounts.service import parse
 from roomscribe.accounts.tables import Account
 from roomscribe.errors import InvalidInput
+from roomscribe.params import Id
 from roomscribe.rooms.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -102,7 +103,7 @@ class RoomActionController(Controller):
 
     @post("/pins/{pin_id:int}/unpin")
     async def unpin(self, request: Request[Any, Any, Any], room_id: FromPath[str],
-                    pin_id: FromPath[int], data: FormData, page_caller: NamedDependency[Account],
+                    pin_id: Id, data: FormData, page_caller: NamedDependency[Account],
                     rooms: NamedDependency[RoomService]) -> Response[Any]:
         await rooms.unpin(page_caller, room_id, pin_id)
         return done(request, data, "Link unpinned.", _console(room_id))

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 from roomscribe.accounts.tables import Account
 from roomscribe.audit.tables import AuditAction, AuditPage
 from roomscribe.errors import Forbidden, InvalidInput, RoomscribeError
+from roomscribe.params import Id
 from roomscribe.reports.routes import PAGE_LIMIT, detail, queue_page
 from roomscribe.reports.schemas import ReportDetail, ReportPage
 from roomscribe.reports.service import UNRESOLVED, ReportService
@@ -217,14 +218,14 @@ class AdminPageController(Controller):
                       filters=STATUS_FILTERS, **self._names(state.engine, page))
 
     @get("/reports/{report_id:int}", sync_to_thread=True)
-    def report(self, request: Request[Any, Any, Any], report_id: FromPath[int], state: State,
+    def report(self, request: Request[Any, Any, Any], report_id: Id, state: State,
                page_admin: NamedDependency[Account], reports: NamedDependency[ReportService],
                now: NamedDependency[datetime]) -> Template:
         return self._report(state.engine, page_admin, detail(reports, report_id), now,
                             notice=_notice(request))
 
     @post("/reports/{report_id:int}/status", sync_to_thread=True)
-    def report_status(self, report_id: FromPath[int], data: FormData, state: State,
+    def report_status(self, report_id: Id, data: FormData, state: State,
                       page_admin: NamedDependency[Account],
                       reports: NamedDependency[ReportService],
                       now: NamedDependency[datetime]) -> Response[Any]:
@@ -245,7 +246,7 @@ class AdminPageController(Controller):
         return _back(f"/admin/reports/{report_id}", change.status.value)
 
     @post("/reports/{report_id:int}/notes", sync_to_thread=True)
-    def report_note(self, report_id: FromPath[int], data: FormData, state: State,
+    def report_note(self, report_id: Id, data: FormData, state: State,
                     page_admin: NamedDependency[Account],
                     reports: NamedDependency[ReportService],
                     now: NamedDependency[datetime]) -> Response[Any]:

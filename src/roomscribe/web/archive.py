@@ -24,6 +24,7 @@ from roomscribe.accounts.tables import Account
 from roomscribe.archive.search import Order, SearchHit, SearchPage
 from roomscribe.archive.service import ArchiveService
 from roomscribe.errors import InvalidInput
+from roomscribe.params import Page
 from roomscribe.recordings.routes import mix_response
 from roomscribe.replay.routes import captions_response
 from roomscribe.replay.service import Replay, ReplayService
@@ -107,7 +108,7 @@ class ArchivePageController(Controller):
     async def search(self, request: Request[Any, Any, Any],
                      page_viewer: NamedDependency[Account | None],
                      archive: NamedDependency[ArchiveService], q: FromQuery[str] = "",
-                     page: FromQuery[int] = 1, order: FromQuery[Order] = Order.NEWEST) -> Template:
+                     page: Page = 1, order: FromQuery[Order] = Order.NEWEST) -> Template:
         """Search every room the viewer may see; a malformed query is 400 with the reason."""
         view = await search_view(archive, page_viewer, q, page, order, client_address(request))
         return render("search.html", page_viewer, status=400 if view.error else 200,
