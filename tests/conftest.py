@@ -20,6 +20,8 @@ UNLIMITED = {
     "ANONYMOUS_SEARCH_LIMIT": "1000000/minute", "MAX_LIVE_ROOMS_PER_ACCOUNT": "1000",
     "MAX_AUDIO_SOCKETS_PER_ACCOUNT": "1000", "MAX_CAPTION_CONNECTIONS_PER_ACCOUNT": "100000",
     "MAX_CAPTION_CONNECTIONS_PER_ADDRESS": "100000",
+    # Live audio needs its own network namespace (tests/media); elsewhere rooms are silent.
+    "MEDIA": "off",
 }
 for name, value in UNLIMITED.items():
     os.environ.setdefault(f"ROOMSCRIBE_{name}", value)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -31,6 +32,7 @@ from roomscribe.archive.service import ArchiveService, SearchLimits
 from roomscribe.config import Settings, get_settings
 from roomscribe.db import create_all, make_engine
 from roomscribe.errors import ModelUnavailable, RoomscribeError
+from roomscribe.media.janus import Janus, JanusServer, find_janus
 from roomscribe.purgers import purgers
 from roomscribe.ratelimit import RateLimiter
 from roomscribe.recordings.routes import RecordingController, provide_recordings
@@ -48,6 +50,7 @@ from roomscribe.retention.scheduler import Clock, RetentionScheduler, system_clo
 from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.audio import AudioSink, CaptionSource
 from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveLimits, LiveRooms
+from roomscribe.rooms.media import RoomMedia
 from roomscribe.rooms.routes import RoomController, provide_rooms
 from roomscribe.rooms.service import RoomLimits, RoomService, was_present
 from roomscribe.transcription.engine import Transcriber
@@ -61,6 +64,13 @@ from roomscribe.web import routers as web_routers
 from roomscribe.web import template_config
 
 log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 SERVER_OPTIONS: dict[str, Any] = {
     # An audio frame is at most 6,400 bytes and a client sends nothing else large: a bigger
@@ -80,9 +90,11 @@ def to_http(_: Request[Any, Any, Any], exc: RoomscribeError) -> Response[dict[st
 
 
 @get("/health", operation_id="health", sync_to_thread=False)
-def health() -> dict[str, str]:
-    """Liveness: answers as soon as the process serves requests."""
-    return {"status": "ok", "version": __version__}
+def health(state: State) -> dict[str, str]:
+    """Liveness: answers as soon as the process serves requests. `media` says whether live audio
+    works: `up`, `down` (the media server is being restarted) or `off` (none on this server)."""
+    media: RoomMedia = state.media
+    return {"status": "ok", "version": __version__, "media": media.state()}
 
 
 @asynccontextmanager
@@ -128,6 +140,39 @@ async def live_captions(app: Litestar) -> AsyncIterator[None]:
         if app.state.transcriber is None and isinstance(engine.transcriber, Transcriber):
             app.state.transcriber = engine.transcriber  # one model for live and final passes
         yield
+
+
+@asynccontextmanager
+async def live_audio(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.media`: the rooms' live audio, through a Janus this process runs and watches.
+
+    Without Janus (not installed, `ROOMSCRIBE_MEDIA=off`) the service runs all the same: rooms
+    are captioned from the PCM socket and the pages say live audio is unavailable.
+    """
+    settings = app.state.settings
+    media = app.state.media = RoomMedia(None)
+    if settings.media == "off":
+        yield
+        return
+    if find_janus() is None:
+        log.warning("live audio is off: the Janus media server is not installed "
+                    "(apt-get install janus, or ROOMSCRIBE_MEDIA=off to silence this)")
+        yield
+        return
+    server = JanusServer(settings.data_dir / "janus", api_port=settings.janus_port or free_port(),
+                         rtp_ports=settings.rtp_ports, public_ip=settings.media_public_ip)
+    await server.start()
+    janus = Janus(server.config, on_change=media.janus_changed)
+    media.janus = janus
+    await janus.start()
+    if not await janus.ready(within=15):
+        log.error("the Janus media server did not answer; live audio stays off until it does")
+    app.state.janus_server = server
+    try:
+        yield
+    finally:
+        await janus.close()
+        await server.stop()
 
 
 @asynccontextmanager
@@ -229,7 +274,7 @@ async def rooms(app: Litestar) -> AsyncIterator[None]:
         app.state.engine, live, recorder=app.state.audio_sink,
         captions=captions and SavingCaptionSource(captions, app.state.transcripts),
         listeners=(app.state.recordings, app.state.transcripts, app.state.archive),
-        limits=RoomLimits.from_settings(settings))
+        limits=RoomLimits.from_settings(settings), media=app.state.media)
     try:
         yield
     finally:
@@ -298,8 +343,8 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                       "archive": Provide(provide_archive, sync_to_thread=False),
                       "replay": Provide(provide_replay, sync_to_thread=False)},
         plugins=[channels, LifespansInsideChannels(rooms, recovery)],
-        lifespan=[database, run_marker, accounts, live_captions, archive, retention, recordings,
-                  transcripts],
+        lifespan=[database, run_marker, accounts, live_captions, live_audio, archive, retention,
+                  recordings, transcripts],
         state=State({"settings": settings, "caption_source": caption_source,
                      "audio_sink": audio_sink, "transcriber": transcriber,
                      "speech_detector": speech_detector,

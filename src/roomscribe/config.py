@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     report_retention_days: int = Field(default=120, ge=1)
     """Days after the room ended that a recording reported inside the retention window is kept."""
 
+    media: str = "auto"
+    """Live audio: `auto` runs the installed Janus media server (Debian package `janus`) beside
+    the service; `off` runs none. Without it rooms are still captioned, from the PCM socket."""
+
+    janus_port: int = 0
+    """Loopback port of the Janus API (0: a free one at start)."""
+
+    rtp_ports: str = "20000-40000"
+    """UDP ports Janus uses for WebRTC and for the audio it forwards to Roomscribe."""
+
+    media_public_ip: str | None = None
+    """The address browsers reach Janus at when it is behind NAT (Janus's 1:1 NAT mapping)."""
+
     # Limits on what a stranger can make expensive. Rates are `limits` strings ("20/minute").
 
     max_room_hours: float = Field(default=12.0, gt=0)

@@ -181,7 +181,8 @@ class Connection:
         self.account_id = account_id
         self.address = address
         """The client's address, which connection limits count by (None: not limited)."""
-        self.muted = False
+        self._muted = False
+        self._on_mute: list[Callable[[bool], None]] = []
         self._stop: asyncio.Future[Close] = asyncio.get_running_loop().create_future()
         self._on_stop: list[Callable[[], None]] = []
         self.finished = asyncio.Event()
@@ -194,6 +195,22 @@ class Connection:
         self._stop.set_result(close)
         for callback in self._on_stop:
             callback()
+
+    @property
+    def muted(self) -> bool:
+        """A speaker's connection whose audio must reach no one (they or a moderator muted)."""
+        return self._muted
+
+    @muted.setter
+    def muted(self, muted: bool) -> None:
+        if muted != self._muted:
+            self._muted = muted
+            for callback in list(self._on_mute):
+                callback(muted)
+
+    def on_mute(self, callback: Callable[[bool], None]) -> None:
+        """Be told each time the connection is muted or unmuted."""
+        self._on_mute.append(callback)
 
     def on_stop(self, callback: Callable[[], None]) -> None:
         if self._stop.done():

@@ -222,6 +222,14 @@ class RoomController(Controller):
         """Speakers only: binary frames of 16-bit LE mono PCM at 16 kHz, 20–200 ms each."""
         await sockets.serve_audio(socket, room_id, rooms, accounts)
 
+    @websocket(ROOM + "/media")
+    async def media(self, socket: WebSocket[Any, Any, Any], room_id: FromPath[str],
+                    rooms: NamedDependency[RoomService],
+                    accounts: NamedDependency[AccountService]) -> None:
+        """Live audio (WebRTC through the media server): JSON messages carrying SDP; see
+        `roomscribe.rooms.stage`. Anyone who may follow the room listens; voices speak."""
+        await sockets.serve_media(socket, room_id, rooms, accounts)
+
     @websocket(ROOM + "/captions")
     async def captions(self, socket: WebSocket[Any, Any, Any], room_id: FromPath[str],
                        rooms: NamedDependency[RoomService],

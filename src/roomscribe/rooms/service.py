@@ -59,6 +59,7 @@ from roomscribe.rooms.live import (
     Pin,
     Voice,
 )
+from roomscribe.rooms.media import RoomMedia
 from roomscribe.rooms.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -117,10 +118,12 @@ LENGTH_CHECK_EVERY = 60.0
 class RoomService:
     def __init__(self, engine: Engine, live: LiveRooms, *, captions: CaptionSource | None,
                  recorder: AudioSink, listeners: Sequence[RoomListener] = (),
-                 limits: RoomLimits | None = None) -> None:
-        """`captions` None: this server runs no caption engine, and refuses audio (4503)."""
+                 limits: RoomLimits | None = None, media: RoomMedia | None = None) -> None:
+        """`captions` None: this server runs no caption engine, and refuses audio (4503).
+        `media`: live audio through the media server (None: rooms are silent)."""
         self.engine = engine
         self.live = live
+        self.media = media
         self.captions = captions
         self.recorder = recorder
         self.listeners = tuple(listeners)
@@ -300,6 +303,8 @@ class RoomService:
         live = self.live.get(room.id)
         if live is not None:
             await self.live.end(live)
+        if self.media is not None:
+            await self.media.close_room(room.id)
         if self.captions is not None:
             self.captions.forget(room.id)
         await self._tell(room, ended=True)

@@ -25,7 +25,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from roomscribe.accounts.security import client_address, stream_token
 from roomscribe.accounts.service import AccountService
 from roomscribe.accounts.tables import Account
-from roomscribe.errors import NotAuthenticated, RoomscribeError
+from roomscribe.errors import NotAuthenticated, RoomscribeError, Unavailable
 from roomscribe.rooms.audio import FrameChecker, Pacer, SpeakerFeed
 from roomscribe.rooms.live import (
     INTERNAL,
@@ -39,6 +39,7 @@ from roomscribe.rooms.live import (
     close_for,
 )
 from roomscribe.rooms.service import RoomService
+from roomscribe.rooms.stage import StageSession
 
 log = logging.getLogger(__name__)
 
@@ -187,3 +188,20 @@ async def _close(socket: WebSocket[Any, Any, Any], close: Close) -> None:
         await asyncio.wait_for(socket.close(code=close.code, reason=reason), _CLOSE_TIMEOUT)
     except (WebSocketException, OSError, RuntimeError, TimeoutError):
         log.debug("socket gone before its close %s", close.code)
+
+
+async def serve_media(socket: WebSocket[Any, Any, Any], room_id: str, rooms: RoomService,
+                      accounts: AccountService) -> None:
+    """A page's live audio: who it is, whether they may follow the room, then its session."""
+    await socket.accept()
+    media = rooms.media
+    try:
+        viewer = await _identify(socket, accounts)
+        await rooms.join_captions(viewer, room_id)
+        if media is None:
+            raise Unavailable("this server runs no media server; the room has captions only")
+        session = StageSession(socket, rooms, media, room_id, viewer, client_address(socket))
+    except RoomscribeError as err:
+        await _close(socket, close_for(err))
+        return
+    await _close(socket, await session.run())

@@ -90,6 +90,7 @@ class PageController(Controller):
         may_report = room.state is RoomState.ENDED and await asyncio.to_thread(
             reports.may_report, room.id, page_viewer.id if page_viewer else None)
         return render("room.html", page_viewer, page=page, may_report=may_report,
+                      live_audio=views.live_audio(rooms),
                       share_url=str(request.base_url).rstrip("/") + f"/r/{room.id}",
                       starts_in=starts_in(room.scheduled_for, now) if room.scheduled_for
                       else "")
@@ -104,13 +105,13 @@ class PageController(Controller):
     @get(ROOM + "/host")
     async def host(self, room_id: FromPath[str], page_caller: NamedDependency[Account],
                    rooms: NamedDependency[RoomService]) -> Template:
-        return render("host.html", page_caller,
+        return render("host.html", page_caller, live_audio=views.live_audio(rooms),
                       page=await views.host_page(rooms, page_caller, room_id))
 
     @get(ROOM + "/speak")
     async def speak(self, room_id: FromPath[str], page_caller: NamedDependency[Account],
                     rooms: NamedDependency[RoomService]) -> Template:
-        return render("speak.html", page_caller,
+        return render("speak.html", page_caller, live_audio=views.live_audio(rooms),
                       page=await views.speak_page(rooms, page_caller, room_id))
 
     @get(ROOM + "/panels/me")

@@ -131,6 +131,11 @@ class RoomList:
     scheduled: list[RoomPublic]
 
 
+def live_audio(rooms: RoomService) -> bool:
+    """Whether the pages offer live audio now (a media server runs and answers)."""
+    return rooms.media is not None and rooms.media.available
+
+
 async def room_list(rooms: RoomService, viewer: Account | None) -> RoomList:
     """Live and scheduled rooms; anonymous visitors see none, as the API shows them none."""
     if viewer is None:
