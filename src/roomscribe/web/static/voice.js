@@ -36,6 +36,20 @@ function gathered(pc) {
   });
 }
 
+const CONNECT_WITHIN = 10000; // ms a new connection may take before it is tried again
+
+function watchConnection(pc, onLost) {
+  // A connection that fails, stays disconnected (the network dropped) or never connects (no
+  // network yet) is made again, until one holds.
+  let timer = window.setTimeout(onLost, CONNECT_WITHIN);
+  pc.addEventListener("connectionstatechange", () => {
+    window.clearTimeout(timer);
+    if (pc.connectionState === "failed") onLost();
+    else if (pc.connectionState === "disconnected") timer = window.setTimeout(onLost, 3000);
+    else if (pc.connectionState !== "connected") timer = window.setTimeout(onLost, CONNECT_WITHIN);
+  });
+}
+
 class MediaLink {
   // The media socket, reconnecting with growing waits; `onMessage` gets each message.
   constructor(room, { onMessage, onOpen, onClosed }) {
@@ -132,6 +146,11 @@ class Listener {
       this.hangUp();
       const pc = new RTCPeerConnection();
       this.pc = pc;
+      watchConnection(pc, () => {
+        if (this.pc !== pc) return;
+        this.say("The room's audio dropped. Reconnecting…");
+        this.link.send({ type: "listen" });
+      });
       pc.addEventListener("track", (event) => {
         this.audio.srcObject = event.streams[0] || new MediaStream([event.track]);
         this.audio.play().catch(() => this.say("Press Play to hear the room."));
@@ -155,7 +174,8 @@ class Listener {
     this.pc = null;
   }
 
-  stop() {
+  stop({ forStage = false } = {}) {
+    this.resumeAfterStage = forStage;
     this.button.setAttribute("aria-pressed", "false");
     if (this.link) this.link.close();
     this.hangUp();
@@ -240,6 +260,13 @@ class Stage {
       this.audio.play().catch(() => {});
     });
     captions.addTransceiver(track, { direction: "sendonly" });
+    for (const pc of this.pcs) {
+      watchConnection(pc, () => {
+        if (!this.pcs.includes(pc)) return;
+        this.say("Your connection dropped. Reconnecting to the stage…");
+        this.offer();
+      });
+    }
     await Promise.all(this.pcs.map(async (pc) => pc.setLocalDescription(await pc.createOffer())));
     await Promise.all(this.pcs.map(gathered));
     this.link.send({ type: "speak", stage: stage.localDescription.sdp,
@@ -260,7 +287,6 @@ class Stage {
       this.leave(m.code === 4004
         ? "You are a listener now, so your microphone is off."
         : "Your microphone was opened elsewhere, so this one stopped.");
-      document.dispatchEvent(new CustomEvent("roomscribe:listen"));
     } else if (m.type === "error") {
       this.say(`The stage is unavailable: ${m.detail}`);
     }
@@ -326,6 +352,7 @@ class Stage {
     this.mic = null;
     this.audio.srcObject = null;
     this.say(text);
+    document.dispatchEvent(new CustomEvent("roomscribe:offstage"));
   }
 }
 
@@ -336,7 +363,10 @@ const stages = [...document.querySelectorAll("[data-stage]")].map((root) => new 
 // On the stage a speaker hears the others from the stage itself; the room's whole mix would
 // echo their own voice back, so it stops.
 document.addEventListener("roomscribe:stage", () => {
-  for (const listener of listeners) if (listener.playing()) listener.stop();
+  for (const listener of listeners) if (listener.playing()) listener.stop({ forStage: true });
+});
+document.addEventListener("roomscribe:offstage", () => {
+  for (const listener of listeners) if (listener.resumeAfterStage && !listener.playing()) listener.start();
 });
 
 // Role changes arrive with the roster (captions.js): a new voice gets the stage panel, a voice
