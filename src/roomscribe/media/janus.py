@@ -109,7 +109,7 @@ class JanusServer:
             "loggers": str(janus_lib / "loggers"), "api_secret": self.config.api_secret,
             "admin_secret": secrets.token_urlsafe(24), "admin_key": self.config.admin_key,
             "api_port": str(self.api_port), "api_ip": "127.0.0.1", "rtp_ports": self.rtp_ports,
-            "nat_1_1": nat,
+            "nat_1_1": nat, "event_loops": str(max(1, os.cpu_count() or 1)),
         }
         for template in CONFIG_TEMPLATES.glob("*.jcfg"):
             target = etc / template.name

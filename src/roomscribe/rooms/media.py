@@ -144,7 +144,8 @@ class RoomMedia:
             "audiolevel_ext": False})
         created = await janus.request(stream, {
             "request": "create", "type": "rtp", "id": room_id, "admin_key": key,
-            "is_private": True, "media": [{"type": "audio", "mid": "a", "port": 0, "pt": 100,
+            "is_private": True, "threads": 2,
+            "media": [{"type": "audio", "mid": "a", "port": 0, "pt": 100,
                                            "codec": "opus"}]})
         port = int(created["stream"]["ports"][0]["port"])
         await janus.request(bridge, {
