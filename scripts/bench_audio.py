@@ -203,33 +203,23 @@ def timed_captions(people: People, room: str, who: str) -> Iterator[list[Any]]:
     thread.join(5)
 
 
-def captions(people: People, chromes: Chromiums, folder: Path) -> dict[str, Any]:
+def captions(people: People, folder: Path) -> dict[str, Any]:
+    """Four speakers at once through WebRTC (aiortc clients, so no browser takes the server's
+    cores), then the same readings through the PCM socket in another room."""
     handles = [f"cap_{i}" for i in range(4)]
     for handle in ("cap_host", "cap_lis", *handles):
         people.account(handle, handle)
-    webrtc = people.room("cap_host", *handles)
-    started = people.api("GET", f"/rooms/{webrtc}", "cap_host")["started_at"]
-    begin = _unix(started)
     voices = [reading(folder, name) for name in READERS]
-    browsers = [chromes.launch(voice) for voice in voices]
+    webrtc = people.room("cap_host", *handles)
+    begin = _unix(people.api("GET", f"/rooms/{webrtc}", "cap_host")["started_at"])
     with timed_captions(people, webrtc, "cap_lis") as events:
-        pages = [people.tab(b, h) for b, h in zip(browsers, handles, strict=True)]
-        for page in pages:  # together: four people talking at once
-            page.goto(f"/r/{webrtc}/speak")
-        for page in pages:
-            page.get_by_role("button", name="Join the stage").click()
-        time.sleep(30)
-    for page in pages:
-        page.context.close()  # off the stage: the socket readers below have the machine alone
+        _in_thread(_speak_over_webrtc(people, webrtc, handles, voices))
+        time.sleep(4)
     through_webrtc = final_waits(events, begin)
     pcm_room = people.room("cap_host", *handles)
     begin = _unix(people.api("GET", f"/rooms/{pcm_room}", "cap_host")["started_at"])
     with timed_captions(people, pcm_room, "cap_lis") as events:
-        # In a thread: Playwright's sync API keeps an event loop running in this one.
-        reader = threading.Thread(
-            target=lambda: asyncio.run(_read_over_sockets(people, pcm_room, handles)))
-        reader.start()
-        reader.join()
+        _in_thread(_read_over_sockets(people, pcm_room, handles, voices))
         time.sleep(4)
     through_socket = final_waits(events, begin)
     return {"speakers": 4,
@@ -240,11 +230,60 @@ def captions(people: People, chromes: Chromiums, folder: Path) -> dict[str, Any]
             "finals_webrtc": len(through_webrtc), "finals_pcm_socket": len(through_socket)}
 
 
-async def _read_over_sockets(people: People, room: str, handles: list[str]) -> None:
+def _in_thread(coro: Any) -> None:
+    """Run a coroutine to its end in a thread of its own: Playwright's sync API may be keeping
+    an event loop in this one."""
+    thread = threading.Thread(target=lambda: asyncio.run(coro))
+    thread.start()
+    thread.join()
+
+
+async def _speak_over_webrtc(people: People, room: str, handles: list[str],
+                             voices: list[Path]) -> None:
+    """Each speaker's two connections (stage and captions), as the page makes them, from a file
+    played in real time; what comes back is counted, not decoded."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.contrib.media import MediaPlayer, MediaRelay
+    from aiortc.rtcrtpreceiver import RTCRtpReceiver
     from websockets.asyncio.client import connect
 
-    async def read(handle: str, name: str) -> None:
-        pcm = (np.clip(decode(SPEECH_DIR / name), -1, 1) * 32767).astype("<i2").tobytes()
+    async def ignore(self: RTCRtpReceiver, packet: Any, arrival_time_ms: int) -> None:
+        return None
+
+    RTCRtpReceiver._handle_rtp_packet = ignore  # type: ignore[method-assign]
+
+    async def speak(handle: str, voice: Path) -> None:
+        url = f"{people.url.replace('http', 'ws', 1)}/api/v1/rooms/{room}/media?token=" \
+              f"{people.tokens[handle]}"
+        player, relay = MediaPlayer(str(voice)), MediaRelay()
+        stage, captions = RTCPeerConnection(), RTCPeerConnection()
+        stage.addTrack(relay.subscribe(player.audio))
+        captions.addTransceiver(relay.subscribe(player.audio), direction="sendonly")
+        for pc in (stage, captions):
+            await pc.setLocalDescription(await pc.createOffer())
+        async with connect(url, max_size=None) as socket:
+            await socket.send(json.dumps({"type": "speak", "stage": stage.localDescription.sdp,
+                                          "captions": captions.localDescription.sdp}))
+            while (answers := json.loads(await socket.recv()))["type"] != "answers":
+                continue
+            await stage.setRemoteDescription(RTCSessionDescription(answers["stage"], "answer"))
+            await captions.setRemoteDescription(
+                RTCSessionDescription(answers["captions"], "answer"))
+            await asyncio.sleep(26)
+        for pc in (stage, captions):
+            await pc.close()
+
+    await asyncio.gather(*(speak(h, v) for h, v in zip(handles, voices, strict=True)))
+
+
+async def _read_over_sockets(people: People, room: str, handles: list[str],
+                             voices: list[Path]) -> None:
+    """The same readings (with the silence after them, as a microphone sends it) over the PCM
+    socket, in real time."""
+    from websockets.asyncio.client import connect
+
+    async def read(handle: str, voice: Path) -> None:
+        pcm = (np.clip(decode(voice)[:26 * SAMPLE_RATE], -1, 1) * 32767).astype("<i2").tobytes()
         url = f"{people.url.replace('http', 'ws', 1)}/api/v1/rooms/{room}/audio?token=" \
               f"{people.tokens[handle]}"
         async with connect(url) as socket:
@@ -252,9 +291,8 @@ async def _read_over_sockets(people: People, room: str, handles: list[str]) -> N
             for n, at in enumerate(range(0, len(pcm) - 3199, 3200)):
                 await asyncio.sleep(max(0.0, start + n * 0.1 - time.monotonic()))
                 await socket.send(pcm[at: at + 3200])
-            await asyncio.sleep(3)
 
-    await asyncio.gather(*(read(h, n) for h, n in zip(handles, READERS, strict=True)))
+    await asyncio.gather(*(read(h, v) for h, v in zip(handles, voices, strict=True)))
 
 
 def _unix(iso: str) -> float:
@@ -360,7 +398,7 @@ def main() -> None:
                 if "latency" not in skip:
                     out["mouth_to_ear"] = mouth_to_ear(people, chromes, folder)
                 if "captions" not in skip:
-                    out["captions"] = captions(people, chromes, folder)
+                    out["captions"] = captions(people, folder)
             finally:
                 chromes.close()
             if "scale" not in skip:

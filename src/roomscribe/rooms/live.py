@@ -272,6 +272,9 @@ class LiveRoom:
     pins: list[Pin] = field(default_factory=list)
     connections: set[Connection] = field(default_factory=set)
     audio: dict[int, Connection] = field(default_factory=dict)
+    hearing: set[Connection] = field(default_factory=set)
+    """Media sockets (live audio): closed by a removal, a block or the end like the others,
+    but not counted in the roster (their caption socket is)."""
     present: dict[int, tuple[Listener, int]] = field(default_factory=dict)
     """Signed-in accounts with caption connections open, and how many each has open."""
     anonymous: int = 0
@@ -459,10 +462,17 @@ class LiveRooms:
         room.voices.pop(account_id, None)
         if close is BLOCKED:
             room.blocked.add(account_id)
-        for conn in [c for c in room.connections if c.account_id == account_id]:
+        for conn in [c for c in (*room.connections, *room.hearing)
+                     if c.account_id == account_id]:
             conn.stop(close)
         self._stop(room.audio.get(account_id), close)
         self.roster_changed(room)
+
+    def attach_media(self, room: LiveRoom, conn: Connection) -> None:
+        """A page's live audio socket: admitted as a caption socket is, closed with the room."""
+        self.admit(room, conn, voice=False)
+        room.hearing.add(conn)
+        conn.on_stop(lambda: room.hearing.discard(conn))
 
     def pacer(self, account_id: int) -> Pacer:
         """The account's audio pace, one across its sockets and rooms: a client that reconnects
@@ -674,6 +684,8 @@ class LiveRooms:
         self.publish(room, {**room.room_event(), "state": str(RoomState.ENDED)})
         room.state = RoomState.ENDED
         self._rooms.pop(room.id, None)
+        for conn in list(room.hearing):
+            conn.stop(ENDED)
         self._spawn(self._reap(room))
 
     async def _reap(self, room: LiveRoom) -> None:
@@ -686,7 +698,7 @@ class LiveRooms:
         """App shutdown: every socket is told the server is going away; nothing more is sent."""
         self._closed = True
         for room in list(self._rooms.values()):
-            for conn in [*room.connections, *room.audio.values()]:
+            for conn in [*room.connections, *room.audio.values(), *room.hearing]:
                 conn.stop(SHUTDOWN)
         for task in list(self._tasks):
             task.cancel()

@@ -70,6 +70,18 @@ class StageSession:
     # -- messages -------------------------------------------------------------------------------
 
     async def run(self) -> Close:
+        """Serve the socket until the page leaves or the room lets it go (a removal, a block,
+        the end); the close to send."""
+        live = self.rooms.live.get(self.room_id)
+        if live is None:
+            return ENDED
+        presence = Connection(account_id=self.viewer.id if self.viewer else None,
+                              address=self.address)
+        try:
+            self.rooms.live.attach_media(live, presence)
+        except RoomscribeError as err:
+            return close_for(err)
+        presence.on_stop(lambda: self._spawn(self._let_go(presence)))
         unwatch = self.media.watch(self._media_changed)
         receiver = asyncio.create_task(self._receive())
         try:
@@ -78,6 +90,7 @@ class StageSession:
             return self.done.result() if self.done.done() else LEFT
         finally:
             unwatch()
+            presence.stop(LEFT)
             receiver.cancel()
             await asyncio.gather(receiver, return_exceptions=True)
             await self._stop_speaking()
@@ -215,6 +228,9 @@ class StageSession:
             except Exception:
                 log.exception("flushing the captions of %s failed", feed.speaker.id)
         conn.finished.set()
+
+    async def _let_go(self, presence: Connection) -> None:
+        self._finish(await presence.stopped())
 
     # -- the media server -----------------------------------------------------------------------
 
