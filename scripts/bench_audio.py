@@ -272,6 +272,8 @@ async def _speak_over_webrtc(people: People, room: str, handles: list[str],
             await asyncio.sleep(26)
         for pc in (stage, captions):
             await pc.close()
+        if player.audio is not None:
+            player.audio.stop()  # its reading thread, before this event loop goes
 
     await asyncio.gather(*(speak(h, v) for h, v in zip(handles, voices, strict=True)))
 
@@ -393,14 +395,14 @@ def main() -> None:
         folder = Path(tmp)
         with serving(folder / "data", folder / "server.log", **unlimited) as server:
             people = People(server)
-            chromes = Chromiums()
-            try:
-                if "latency" not in skip:
+            if "latency" not in skip:
+                chromes = Chromiums()
+                try:
                     out["mouth_to_ear"] = mouth_to_ear(people, chromes, folder)
-                if "captions" not in skip:
-                    out["captions"] = captions(people, folder)
-            finally:
-                chromes.close()
+                finally:
+                    chromes.close()  # before the next phase: browsers would take its cores
+            if "captions" not in skip:
+                out["captions"] = captions(people, folder)
             if "scale" not in skip:
                 steps = [int(n) for n in args.listeners.split(",")]
                 out["listeners"] = asyncio.run(listeners(people, server, steps, args.window))
