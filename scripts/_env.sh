@@ -1,5 +1,7 @@
-# Shared by scripts/serve and scripts/test: create .venv when missing and install the project
-# into it. Sourced, not run. Reinstalls only when pyproject.toml changed, so repeat runs are fast.
+# Shared by scripts/serve and scripts/test: create .venv when missing and install the project into
+# it from the lock (scripts/requirements*.lock: every package pinned, with hashes), so a release of
+# any dependency never changes a fresh machine's environment. Sourced, not run. Reinstalls only when
+# the lock or pyproject.toml changed, so repeat runs are fast. scripts/lock renews the locks.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -11,11 +13,11 @@ ensure_env() {
         "$PY" -m venv "$VENV"
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
     fi
-    local stamp="$VENV/.installed-$extras"
-    if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-        local spec="$ROOT"
-        [ -n "$extras" ] && spec="$ROOT[$extras]"
-        "$VENV/bin/python" -m pip install --quiet -e "$spec"
+    local lock="$ROOT/scripts/requirements${extras:+-$extras}.lock"
+    local stamp="$VENV/.installed-${extras:-base}"
+    if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+        "$VENV/bin/python" -m pip install --quiet --require-hashes -r "$lock"
+        "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"
         touch "$stamp"
     fi
 }
