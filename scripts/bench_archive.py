@@ -56,6 +56,7 @@ from roomscribe.archive.index import Index, SegmentDoc, schema
 from roomscribe.archive.search import Asker, Order, search_sync
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.recordings.mixdown import mixdown
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader, TrackWriter
@@ -63,7 +64,7 @@ from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcripts.service import transcribe_track
 from roomscribe.visibility import Visibility
 
-SR = ffmpeg.SAMPLE_RATE
+SR = SAMPLE_RATE
 
 GOALS = {"final_pass_x_realtime": 20.0, "indexing_segments_per_s": 2000.0,
          "search_p95_ms_at_1000000": 100.0}

@@ -48,7 +48,8 @@ from helpers.speech import SPEECH_DIR  # noqa: E402
 from integration.transcripts.live_server import Server, serving  # noqa: E402
 from media.conftest import FAKE_MEDIA, in_own_namespace, janus_pid  # noqa: E402
 from media.test_live_audio import People  # noqa: E402
-from roomscribe.media.ffmpeg import SAMPLE_RATE, decode, encode  # noqa: E402
+from roomscribe.media.ffmpeg import decode, encode  # noqa: E402
+from roomscribe.pcm import SAMPLE_RATE  # noqa: E402
 
 READERS = ("librispeech_test_clean/1089-134686-0000.flac",
            "librispeech_test_clean/7021-79730-0001.flac",

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers.speech import SPEECH_DIR, Clip, manifest, wer
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.transcription.engine import MAX_CLIP, DecodeOptions, Transcriber
 from roomscribe.transcription.results import Segment
 from roomscribe.transcription.vad import SileroVad
@@ -51,12 +52,12 @@ def sequential(tr: Transcriber, audios: list[np.ndarray]) -> list[str]:
 
 def batched(tr: Transcriber, audios: list[np.ndarray], batch_size: int,
             options: DecodeOptions = BATCHED) -> list[str]:
-    gap = np.zeros(int(GAP * ffmpeg.SAMPLE_RATE), dtype=np.float32)
+    gap = np.zeros(int(GAP * SAMPLE_RATE), dtype=np.float32)
     spans: list[tuple[float, float]] = []
     pieces: list[np.ndarray] = []
     t = 0.0
     for audio in audios:
-        seconds = audio.size / ffmpeg.SAMPLE_RATE
+        seconds = audio.size / SAMPLE_RATE
         if seconds > MAX_CLIP:
             spans = []
             break
@@ -117,7 +118,7 @@ def main() -> None:
     for name in wanted:
         clips = sets[name]
         audios = [ffmpeg.decode(c.path) for c in clips]
-        seconds = sum(a.size for a in audios) / ffmpeg.SAMPLE_RATE
+        seconds = sum(a.size for a in audios) / SAMPLE_RATE
         times: dict[str, list[float]] = {mode: [] for mode in MODES}
         hyps: dict[str, list[str]] = {}
         for _ in range(args.repeat):

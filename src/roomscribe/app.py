@@ -29,6 +29,7 @@ from roomscribe.accounts.service import Limits as AccountLimits
 from roomscribe.archive.index import Index
 from roomscribe.archive.routes import SearchController, provide_archive
 from roomscribe.archive.service import ArchiveService, SearchLimits
+from roomscribe.clock import Clock, system_clock
 from roomscribe.config import Settings, get_settings
 from roomscribe.db import create_all, make_engine
 from roomscribe.errors import ModelUnavailable, RoomscribeError
@@ -46,7 +47,7 @@ from roomscribe.reports.service import ReportService
 from roomscribe.retention.policy import Durations
 from roomscribe.retention.routes import DEPENDENCIES as RETENTION_DEPENDENCIES
 from roomscribe.retention.routes import AdminRetentionController
-from roomscribe.retention.scheduler import Clock, RetentionScheduler, system_clock
+from roomscribe.retention.scheduler import RetentionScheduler
 from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.audio import AudioSink, CaptionSource
 from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveLimits, LiveRooms

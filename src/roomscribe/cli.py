@@ -7,7 +7,6 @@ operator can cause ends in a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -135,6 +134,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-def print_json(data: object) -> None:
-    print(json.dumps(data, indent=2, default=str))

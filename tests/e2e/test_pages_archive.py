@@ -29,7 +29,8 @@ from helpers.speech import SPEECH_DIR, normalize
 from integration.rooms.harness import FakeCaptionSource, RecordingAudioSink
 from roomscribe.config import Settings
 from roomscribe.db import make_engine
-from roomscribe.media.ffmpeg import SAMPLE_RATE, decode, encode
+from roomscribe.media.ffmpeg import decode, encode
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.recordings.mixdown import mix_key
 from roomscribe.recordings.storage import open_storage
 from roomscribe.recordings.tables import Recording, RecordingState

@@ -24,7 +24,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from helpers.browser import CHROMIUM, CHROMIUM_ARGS, axe_violations, describe
 from helpers.speech import SPEECH_DIR, normalize
 from integration.transcripts.live_server import Server, serving
-from roomscribe.media.ffmpeg import SAMPLE_RATE, decode, encode
+from roomscribe.media.ffmpeg import decode, encode
+from roomscribe.pcm import SAMPLE_RATE
 
 pytestmark = [pytest.mark.model, pytest.mark.browser]
 

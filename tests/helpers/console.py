@@ -20,8 +20,8 @@ from sqlmodel import Session
 from integration.rooms.harness import Api, FakeCaptionSource, RecordingAudioSink
 from roomscribe.accounts.security import SESSION_COOKIE
 from roomscribe.app import create_app
+from roomscribe.clock import ManualClock
 from roomscribe.config import Settings
-from roomscribe.retention.scheduler import ManualClock
 from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import Retention, RetentionCreate
 from roomscribe.rooms.tables import Room

@@ -22,7 +22,8 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from helpers.browser import CHROMIUM, CHROMIUM_ARGS
 from helpers.speech import SPEECH_DIR
 from integration.transcripts.live_server import Server, serving
-from roomscribe.media.ffmpeg import SAMPLE_RATE, decode, encode
+from roomscribe.media.ffmpeg import decode, encode
+from roomscribe.pcm import SAMPLE_RATE
 
 FAKE_MEDIA = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
               "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required")

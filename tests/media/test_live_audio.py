@@ -30,7 +30,8 @@ from helpers.browser import axe_violations, describe
 from helpers.speech import SPEECH_DIR, manifest, normalize, wer
 from integration.transcripts.live_server import Server
 from media.conftest import janus_pid
-from roomscribe.media.ffmpeg import decode
+from roomscribe.media.ffmpeg import decode, encode
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader
 from roomscribe.transcription.engine import Transcriber
@@ -257,7 +258,6 @@ def speech_after(speech: Callable[..., Path], name: str, lead: float) -> Path:
     path = speech(name)
     target = path.with_name(f"{path.stem}-after-{int(lead)}.wav")
     if not target.exists():
-        from roomscribe.media.ffmpeg import SAMPLE_RATE, encode
         samples = decode(path)
         encode(np.concatenate([np.zeros(int(lead * SAMPLE_RATE), dtype=np.float32), samples]),
                target, codec="pcm_s16le")

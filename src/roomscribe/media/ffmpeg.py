@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from roomscribe.errors import InvalidInput, NotFound, TooLarge
+from roomscribe.pcm import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
 """Whisper's input rate; everything is decoded to 16 kHz mono float32."""
 
 

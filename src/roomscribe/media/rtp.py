@@ -17,10 +17,11 @@ from collections.abc import Callable
 import av
 import numpy as np
 
+from roomscribe.pcm import BYTES_PER_SAMPLE, SAMPLE_RATE
+
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000
-FRAME_BYTES = SAMPLE_RATE * 2 * 20 // 1000
+FRAME_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE * 20 // 1000
 """20 ms of 16-bit PCM at 16 kHz: what each Opus packet of a browser holds."""
 MAX_GAP = 50
 """Lost packets filled with silence, at most (a second); a longer gap is a new start."""

@@ -40,6 +40,7 @@ from sqlmodel import Session, col, select
 
 from roomscribe.accounts.tables import Account, utcnow
 from roomscribe.captions.events import Speaker
+from roomscribe.clock import Clock, system_clock
 from roomscribe.db import session_scope
 from roomscribe.errors import (
     Conflict,
@@ -53,7 +54,6 @@ from roomscribe.recordings.mixdown import MIX_CONTENT_TYPE, mixdown
 from roomscribe.recordings.storage import Storage, check_key
 from roomscribe.recordings.tables import Recording, RecordingState
 from roomscribe.recordings.tracks import TrackReader, TrackWriter, track_ids
-from roomscribe.retention.scheduler import Clock, system_clock
 from roomscribe.retention.service import DownloadKind, RetentionService
 from roomscribe.retention.tables import RetentionCreate
 from roomscribe.rooms.tables import EndReason, Room, RoomState

@@ -34,10 +34,10 @@ import numpy as np
 import numpy.typing as npt
 
 from roomscribe.errors import Conflict, InvalidInput, NotFound
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.recordings.storage import Appender, Storage, check_key
 
 FORMAT = "s16le"
-DEFAULT_SAMPLE_RATE = 16_000
 _RUN = struct.Struct("<4sqqI")  # magic, room sample, PCM sample, crc32 of the first 20 bytes
 _MAGIC = b"RUN1"
 _BYTES_PER_SAMPLE = 2
@@ -135,7 +135,7 @@ class TrackWriter:
         room_id: str,
         track_id: str,
         *,
-        sample_rate: int = DEFAULT_SAMPLE_RATE,
+        sample_rate: int = SAMPLE_RATE,
         flush_interval: float = 1.0,
         jitter: float = 0.1,
         clock: Callable[[], float] = time.monotonic,

@@ -29,11 +29,11 @@ from roomscribe.accounts.tables import Account
 from roomscribe.audit import service as audit
 from roomscribe.audit.tables import AuditAction
 from roomscribe.captions.formats import render
+from roomscribe.clock import Clock, system_clock
 from roomscribe.db import session_scope
 from roomscribe.errors import Conflict, Gone, NotAuthenticated, NotFound
 from roomscribe.recordings.service import MixBody, RecordingService
 from roomscribe.recordings.tables import Recording, RecordingState
-from roomscribe.retention.scheduler import Clock, system_clock
 from roomscribe.retention.service import Kept, RetentionService
 from roomscribe.rooms.tables import Room, RoomState
 from roomscribe.transcription.results import Segment

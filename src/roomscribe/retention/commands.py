@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pydantic_core import to_jsonable_python
 
 from roomscribe.archive.index import Index
-from roomscribe.cli import print_json
 from roomscribe.config import Settings
+from roomscribe.console import print_json
 from roomscribe.db import create_all, make_engine
 from roomscribe.errors import InvalidInput
 from roomscribe.purgers import purgers

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +31,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
+from roomscribe.clock import Clock, system_clock
 from roomscribe.retention.service import (
     PurgeOutcome,
     PurgeResult,
@@ -42,32 +42,7 @@ from roomscribe.retention.tables import PurgeReason, Retention, RetentionState
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-
 SWEEP_JOB_ID = "retention:sweep"
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock that moves only when told to: for tests, benchmarks and `--now`."""
-
-    def __init__(self, now: datetime) -> None:
-        if now.tzinfo is None:
-            raise ValueError("ManualClock needs an aware datetime")
-        self._now = now
-
-    def __call__(self) -> datetime:
-        return self._now
-
-    def set(self, now: datetime) -> None:
-        self._now = now
-
-    def advance(self, delta: timedelta) -> datetime:
-        self._now += delta
-        return self._now
 
 
 def purge_job_id(room_id: str) -> str:

@@ -29,9 +29,8 @@ import numpy.typing as npt
 
 from roomscribe.captions.events import CaptionSink, LiveStream, Speaker
 from roomscribe.errors import InvalidInput, RateLimited, TooLarge
+from roomscribe.pcm import BYTES_PER_SAMPLE, SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
-BYTES_PER_SAMPLE = 2
 MIN_FRAME_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE * 20 // 1000
 MAX_FRAME_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE * 200 // 1000
 _CONTAINER_TAGS = {b"RIFF": "WAV", b"OggS": "Ogg", b"fLaC": "FLAC", b"\x1aE\xdf\xa3": "WebM",

@@ -28,7 +28,7 @@ from faster_whisper.transcribe import (
 
 from roomscribe.config import Settings
 from roomscribe.errors import ModelUnavailable
-from roomscribe.media.ffmpeg import SAMPLE_RATE
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.transcription.catalog import Catalog
 from roomscribe.transcription.results import Segment, Word
 

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 
 class Hypothesizer(Protocol):
-    """What the engine needs of a model: `Transcriber`, or `fake.FakeTranscriber` in tests."""
+    """What the engine needs of a model: `Transcriber`, or the tests' `FakeTranscriber`."""
 
     num_workers: int
     """How many calls may run at once (CTranslate2 replicas); the engine's pool size."""

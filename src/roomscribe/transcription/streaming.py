@@ -28,11 +28,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.transcription.engine import MAX_WINDOW, Hypothesis, Window
 from roomscribe.transcription.results import Word
 from roomscribe.transcription.vad import FRAME
-
-SAMPLE_RATE = 16_000
 
 HypothesisFn = Callable[[Window], Hypothesis]
 """Transcribes one window (the real one is `Transcriber.hypothesize` on a batch of one)."""

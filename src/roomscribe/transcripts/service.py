@@ -49,13 +49,13 @@ from roomscribe.accounts.tables import Account, utcnow
 from roomscribe.archive.service import ArchiveService
 from roomscribe.captions.events import CaptionEvent
 from roomscribe.captions.formats import Format, render
+from roomscribe.clock import Clock, system_clock
 from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.errors import Conflict, Gone, InvalidInput, ModelUnavailable, NotFound
 from roomscribe.recordings.service import RoomJobs, archived_room, authorize_download
 from roomscribe.recordings.storage import Storage
 from roomscribe.recordings.tracks import TrackReader, track_ids
-from roomscribe.retention.scheduler import Clock, system_clock
 from roomscribe.retention.service import DownloadKind, RetentionService
 from roomscribe.rooms.tables import Member, Room, RoomState
 from roomscribe.transcription.engine import DecodeOptions, Transcriber
@@ -112,7 +112,7 @@ _SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
 
 
 class OfflineTranscriber(Protocol):
-    """What the final pass needs of a model: `Transcriber`, or `transcripts.fake.ToneModel`."""
+    """What the final pass needs of a model: `Transcriber`, or the tests' `ToneModel`."""
 
     def transcribe(self, audio: npt.NDArray[np.float32], *,
                    options: DecodeOptions | None = None, offset: float = 0.0,

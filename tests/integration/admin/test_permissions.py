@@ -26,9 +26,9 @@ from integration.rooms.harness import FakeCaptionSource, RecordingAudioSink
 from roomscribe.accounts.service import AccountService
 from roomscribe.app import create_app
 from roomscribe.audit.tables import AuditAction, AuditEvent
+from roomscribe.clock import ManualClock
 from roomscribe.config import Settings
 from roomscribe.db import make_engine
-from roomscribe.retention.scheduler import ManualClock
 from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import RetentionCreate
 

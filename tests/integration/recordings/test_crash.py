@@ -13,11 +13,12 @@ import numpy as np
 
 from helpers.speech import SPEECH_DIR
 from roomscribe.media import ffmpeg
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader, TrackWriter, to_pcm16
 
 JFK = SPEECH_DIR / "jfk" / "jfk.flac"
-SR = ffmpeg.SAMPLE_RATE
+SR = SAMPLE_RATE
 CHUNK = SR // 10  # 100 ms, as a browser would send it
 FIRST_RUN = 40  # chunks before the speaker drops out
 

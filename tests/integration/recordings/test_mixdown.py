@@ -11,11 +11,12 @@ import pytest
 from helpers.speech import SPEECH_DIR
 from roomscribe.errors import Conflict, InvalidInput, NotFound
 from roomscribe.media import ffmpeg
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.recordings.mixdown import MIX_CONTENT_TYPE, mix_key, mixdown
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackWriter
 
-SR = ffmpeg.SAMPLE_RATE
+SR = SAMPLE_RATE
 JFK = SPEECH_DIR / "jfk" / "jfk.flac"
 LIBRI = SPEECH_DIR / "librispeech_test_clean" / "1089-134686-0000.flac"
 

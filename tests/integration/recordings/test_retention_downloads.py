@@ -13,8 +13,8 @@ from sqlmodel import Session
 from integration.rooms.harness import Api
 from integration.transcripts.harness import archive_app, end_and_settle, recorded_room, say, speak
 from roomscribe.accounts.security import SESSION_COOKIE
+from roomscribe.clock import ManualClock
 from roomscribe.config import Settings
-from roomscribe.retention.scheduler import ManualClock
 from roomscribe.retention.service import PURGE_DATE_HEADER, RETAIN_UNTIL_HEADER
 from roomscribe.rooms.tables import Room
 

@@ -10,8 +10,8 @@ from litestar import Litestar
 
 from helpers.console import clocked_app, start_clock
 from integration.rooms.harness import Api, running
+from roomscribe.clock import ManualClock
 from roomscribe.config import Settings
-from roomscribe.retention.scheduler import ManualClock
 
 PEOPLE = ("host", "speaker", "listener", "stranger", "admin")
 

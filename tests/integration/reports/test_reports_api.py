@@ -16,7 +16,7 @@ from litestar import Litestar
 
 from helpers.console import DAY, ended_room, iso, moment
 from integration.rooms.harness import Api
-from roomscribe.retention.scheduler import ManualClock
+from roomscribe.clock import ManualClock
 
 REASON = "Slurs at minute 12."
 

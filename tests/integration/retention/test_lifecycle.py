@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine
 
 from helpers.retention import ADMIN, HOST, LISTENER, RoomData, T, ended_room
+from roomscribe.clock import ManualClock
 from roomscribe.reports.service import ReportService
 from roomscribe.reports.tables import ReportCreate
-from roomscribe.retention.scheduler import ManualClock
 from roomscribe.retention.service import DownloadKind, RetentionGone, RetentionService
 from roomscribe.retention.tables import PurgeReason, RetentionState
 

@@ -18,9 +18,9 @@ from litestar import Litestar
 from helpers.console import DAY, clocked_app, ended_room, iso, moment, start_clock
 from helpers.retention import wait_for
 from integration.rooms.harness import Api, running
+from roomscribe.clock import ManualClock
 from roomscribe.config import Settings
 from roomscribe.recordings.storage import open_storage
-from roomscribe.retention.scheduler import ManualClock
 from roomscribe.retention.tables import Retention, RetentionCreate
 
 

@@ -19,9 +19,9 @@ from helpers.console import DAY, Visitor, iso, moment, start_clock
 from helpers.site import Site, serve
 from integration.rooms.harness import FakeCaptionSource, RecordingAudioSink
 from roomscribe.accounts.service import AccountService
+from roomscribe.clock import ManualClock
 from roomscribe.config import Settings
 from roomscribe.db import make_engine
-from roomscribe.retention.scheduler import ManualClock
 from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import Retention, RetentionCreate
 from roomscribe.web import when

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from helpers.retention import ADMIN, LISTENER, RoomData, ended_room, wait_for
+from roomscribe.clock import ManualClock
 from roomscribe.reports.service import ReportService
 from roomscribe.reports.tables import ReportCreate
-from roomscribe.retention.scheduler import SWEEP_JOB_ID, ManualClock, RetentionScheduler
+from roomscribe.retention.scheduler import SWEEP_JOB_ID, RetentionScheduler
 from roomscribe.retention.service import PurgeOutcome, RetentionService
 from roomscribe.retention.tables import PurgeReason, RetentionState
 

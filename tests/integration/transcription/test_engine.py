@@ -9,9 +9,10 @@ import pytest
 
 from helpers.speech import clips, wer
 from roomscribe.media import ffmpeg
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.transcription.engine import Transcriber
 
-SR = ffmpeg.SAMPLE_RATE
+SR = SAMPLE_RATE
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from helpers.speech import Clip, clips, normalize, wer
 from roomscribe.captions.events import CaptionEvent, Speaker
 from roomscribe.media import ffmpeg
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcription.live import LiveEngine
 
-SR = ffmpeg.SAMPLE_RATE
+SR = SAMPLE_RATE
 CHUNK = SR // 10
 GAP = 0.8
 

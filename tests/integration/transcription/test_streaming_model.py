@@ -9,12 +9,13 @@ import pytest
 
 from helpers.speech import clips, normalize, wer
 from roomscribe.media import ffmpeg
+from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.transcription import engine
 from roomscribe.transcription.engine import Hypothesis, Transcriber, Window
 from roomscribe.transcription.streaming import StreamConfig, StreamingSession
 from roomscribe.transcription.vad import SileroVad
 
-SR = ffmpeg.SAMPLE_RATE
+SR = SAMPLE_RATE
 
 pytestmark = pytest.mark.model
 

@@ -19,13 +19,13 @@ import numpy.typing as npt
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 
+from helpers.fake_asr import FakeTranscriber, LoudnessVad
+from helpers.fake_final_pass import ToneModel
 from integration.rooms.harness import Api, RawSocket, running
 from roomscribe.app import create_app
 from roomscribe.config import Settings
-from roomscribe.transcription.fake import FakeTranscriber, LoudnessVad
 from roomscribe.transcription.live import LiveEngine
 from roomscribe.transcription.results import Word
-from roomscribe.transcripts.fake import ToneModel
 
 FRAME_BYTES = 3200
 """100 ms of 16-bit 16 kHz mono PCM, as a browser sends it."""

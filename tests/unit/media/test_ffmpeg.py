@@ -11,6 +11,7 @@ import pytest
 from helpers.speech import SPEECH_DIR
 from roomscribe.errors import InvalidInput, NotFound, TooLarge
 from roomscribe.media import ffmpeg
+from roomscribe.pcm import SAMPLE_RATE
 
 JFK = SPEECH_DIR / "jfk" / "jfk.flac"
 
@@ -22,7 +23,7 @@ def jfk_samples() -> np.ndarray:
 
 def test_decodes_to_16k_mono_float32(jfk_samples: np.ndarray) -> None:
     assert jfk_samples.dtype == np.float32
-    assert abs(jfk_samples.size / ffmpeg.SAMPLE_RATE - 11.0) < 0.05
+    assert abs(jfk_samples.size / SAMPLE_RATE - 11.0) < 0.05
     assert 0.05 < float(np.abs(jfk_samples).max()) <= 1.0
 
 
@@ -36,7 +37,7 @@ def test_every_promised_container_round_trips(
     ffmpeg.encode(jfk_samples, path, codec=codec)
     back = ffmpeg.decode(path)
     # Lossy codecs pad a few ms; the length must still be the same speech.
-    assert abs(back.size - jfk_samples.size) < 0.1 * ffmpeg.SAMPLE_RATE
+    assert abs(back.size - jfk_samples.size) < 0.1 * SAMPLE_RATE
     n = min(back.size, jfk_samples.size)
     if ext in {"wav", "flac"}:
         assert np.corrcoef(back[:n], jfk_samples[:n])[0, 1] > 0.999
@@ -86,4 +87,4 @@ def test_size_limit_checked_before_decoding() -> None:
 def test_duration_limit() -> None:
     with pytest.raises(TooLarge, match="5-second limit"):
         ffmpeg.decode(JFK, max_seconds=5)
-    assert ffmpeg.decode(JFK, max_seconds=11.5).size == 11 * ffmpeg.SAMPLE_RATE
+    assert ffmpeg.decode(JFK, max_seconds=11.5).size == 11 * SAMPLE_RATE

@@ -10,9 +10,9 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
+from helpers.fake_asr import VOCABULARY, FakeTranscriber, LoudnessVad
 from roomscribe.captions.events import CaptionEvent, LiveStream, Speaker
 from roomscribe.errors import Unavailable
-from roomscribe.transcription.fake import VOCABULARY, FakeTranscriber, LoudnessVad
 from roomscribe.transcription.live import LiveEngine
 from roomscribe.transcription.streaming import StreamConfig
 

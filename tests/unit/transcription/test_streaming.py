@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.fake_asr import VOCABULARY, FakeTranscriber, LoudnessVad
 from roomscribe.transcription.engine import Hypothesis, Window
-from roomscribe.transcription.fake import VOCABULARY, FakeTranscriber, LoudnessVad
 from roomscribe.transcription.results import Word
 from roomscribe.transcription.streaming import (
     Caption,

@@ -13,13 +13,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from helpers.fake_asr import FakeTranscriber, LoudnessVad
+from helpers.fake_final_pass import ToneModel
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader, TrackWriter
 from roomscribe.transcription.engine import DecodeOptions
-from roomscribe.transcription.fake import FakeTranscriber, LoudnessVad
 from roomscribe.transcription.results import Segment, Word
 from roomscribe.transcripts import service
-from roomscribe.transcripts.fake import ToneModel
 from roomscribe.transcripts.service import sentences, speech_clips, transcribe_track
 
 RATE = 16_000

@@ -13,8 +13,8 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
+from helpers.fake_asr import SAMPLE_RATE, FakeTranscriber
 from roomscribe.transcription.engine import DecodeOptions, Window
-from roomscribe.transcription.fake import SAMPLE_RATE, FakeTranscriber
 from roomscribe.transcription.results import Segment
 
 
