@@ -61,7 +61,7 @@ from roomscribe.recordings.mixdown import mixdown
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader, TrackWriter
 from roomscribe.transcription.engine import Transcriber
-from roomscribe.transcripts.service import transcribe_track
+from roomscribe.transcription.offline import transcribe_track
 from roomscribe.visibility import Visibility
 
 SR = SAMPLE_RATE

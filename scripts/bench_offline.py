@@ -34,9 +34,9 @@ from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
 from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.transcription.engine import MAX_CLIP, DecodeOptions, Transcriber
+from roomscribe.transcription.offline import speech_clips
 from roomscribe.transcription.results import Segment
 from roomscribe.transcription.vad import SileroVad
-from roomscribe.transcripts.service import speech_clips
 
 GAP = 1.0  # seconds of silence between joined clips in the batched run
 # The batched pipeline decodes each clip as one window; with timestamp tokens it drops sentences

@@ -56,11 +56,12 @@ from roomscribe.rooms.routes import RoomController, provide_rooms
 from roomscribe.rooms.service import RoomLimits, RoomService, was_present
 from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcription.live import LiveEngine
+from roomscribe.transcription.offline import OfflineTranscriber
 from roomscribe.transcription.streaming import SpeechDetector
 from roomscribe.transcription.vad import SileroVad
 from roomscribe.transcripts.live import SavingCaptionSource
 from roomscribe.transcripts.routes import TranscriptController, provide_transcripts
-from roomscribe.transcripts.service import OfflineTranscriber, TranscriptService
+from roomscribe.transcripts.service import TranscriptService
 from roomscribe.web import routers as web_routers
 from roomscribe.web import template_config
 

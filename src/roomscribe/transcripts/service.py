@@ -6,16 +6,9 @@ the host's corrections, and the exports.
   thread: saves keep their order, a room's end is ordered after its last final, and two
   corrections can never both build on the same version.
 - When a recorded room ends, the final pass transcribes each speaker's track again, offline, with
-  the shared Whisper model: whole utterances with full context instead of a few seconds at a time.
-  Voice activity cuts each track into clips of speech (up to 29 s, cut at pauses), which the
-  `Transcriber` decodes several at a time, each clip as one run of timed words that `sentences`
-  then cuts. Each clip is padded only to its own length plus 2 s, not to 30 s as faster-whisper's
-  batched pipeline pads it: on bench_archive.py's three-speaker room that is 23x real time at
-  3.4% WER, against 13x and 3.8% for each whole track through faster-whisper's sequential path.
-  Earlier measurements on the corpus: the pipeline's own VAD merged utterances across pauses and
-  dropped words at the seams (13.7%), and timestamp tokens dropped whole sentences (9.7%). It
-  runs in a worker thread, one room at a time, and becomes the archived version; the live version
-  stays beside it.
+  the shared Whisper model (`transcription.offline.transcribe_track`: whole utterances with full
+  context instead of a few seconds at a time). It runs in a worker thread, one room at a time,
+  and becomes the archived version; the live version stays beside it.
 - Corrections (host and admins) copy the archived version with the edits applied into a new
   version, which is reindexed. Exports render any version through `captions.formats.render`, so
   VTT and SRT pass the caption validator before they leave.
@@ -32,16 +25,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
@@ -58,10 +48,11 @@ from roomscribe.recordings.storage import Storage
 from roomscribe.recordings.tracks import TrackReader, track_ids
 from roomscribe.retention.service import DownloadKind, RetentionService
 from roomscribe.rooms.tables import Member, Room, RoomState
-from roomscribe.transcription.engine import DecodeOptions, Transcriber
+from roomscribe.transcription.engine import Transcriber
+from roomscribe.transcription.offline import OfflineTranscriber, sentences, transcribe_track
 from roomscribe.transcription.results import Segment, Word
 from roomscribe.transcription.streaming import SpeechDetector
-from roomscribe.transcription.vad import FRAME, SileroVad
+from roomscribe.transcription.vad import SileroVad
 from roomscribe.transcripts.schemas import (
     CorrectionCreate,
     SegmentEdit,
@@ -83,119 +74,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-WINDOW = 600.0
-"""Seconds of a track read and transcribed at once: 38 MB of samples, however long the room ran."""
-OVERLAP = 30.0
-"""Segments ending in a window's last seconds may be cut off by its edge: the next window starts
-where the first of them starts and hears them whole. Clips last at most `MAX_CLIP`."""
-BATCH_SIZE = 8
-"""Clips per model call."""
-DECODING = DecodeOptions(without_timestamps=True)
-"""One segment a clip, with word timings (see the module docstring)."""
-MAX_CLIP = 29.0
-"""Longest clip, padding included: Whisper hears 30 s at a time."""
-PAUSE = 1.0
-"""Silence that always ends a clip; shorter pauses are kept inside one while it has room."""
-LEAD, TAIL = 0.2, 1.0
-"""Seconds kept before detected speech (its first syllable) and after it (Whisper wants room
-after the last word: with 0.2 s, the batched pipeline dropped clips' last sentences)."""
-SPEECH, SILENCE = 0.5, 0.35
-"""Speech probabilities that start and end speech (Silero's own thresholds)."""
-
 MEDIA_TYPES: dict[Format, str] = {
     # Litestar adds the charset to text/* types itself.
     "vtt": "text/vtt", "srt": "application/x-subrip; charset=utf-8", "txt": "text/plain",
     "json": "application/json",
 }
-
-_SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
-
-
-class OfflineTranscriber(Protocol):
-    """What the final pass needs of a model: `Transcriber`, or the tests' `ToneModel`."""
-
-    def transcribe(self, audio: npt.NDArray[np.float32], *,
-                   options: DecodeOptions | None = None, offset: float = 0.0,
-                   batch_size: int = 0,
-                   clips: list[tuple[float, float]] | None = None) -> list[Segment]: ...
-
-
-def sentences(segment: Segment) -> list[Segment]:
-    """`segment` cut after each sentence its words end (unchanged when it holds one)."""
-    pieces: list[list[Word]] = [[]]
-    for word in segment.words:
-        if pieces[-1] and _SENTENCE_END.search(pieces[-1][-1].text):
-            pieces.append([])
-        pieces[-1].append(word)
-    if len(pieces) == 1:
-        return [segment]
-    return [Segment(start=p[0].start, end=p[-1].end, text=" ".join(w.text for w in p),
-                    words=tuple(p), speaker=segment.speaker) for p in pieces]
-
-
-def speech_clips(audio: npt.NDArray[np.float32],
-                 detector: SpeechDetector) -> list[tuple[float, float]]:
-    """The stretches of `audio` holding speech, in seconds from its start, each at most
-    `MAX_CLIP` long and cut at pauses: what the model decodes, one clip per batch item."""
-    frames = audio.size // FRAME
-    if frames == 0:
-        return []
-    scores = detector.score(audio[: frames * FRAME].reshape(frames, FRAME))
-    regions: list[tuple[int, int]] = []
-    begun: int | None = None
-    for i, score in enumerate(scores):
-        if begun is None and score >= SPEECH:
-            begun = i
-        elif begun is not None and score < SILENCE:
-            regions.append((begun, i))
-            begun = None
-    if begun is not None:
-        regions.append((begun, frames))
-    step, length, room = FRAME / 16_000, audio.size / 16_000, MAX_CLIP - LEAD - TAIL
-    speech: list[tuple[float, float]] = []
-    for first, last in regions:
-        start, end = first * step, last * step
-        if speech and start - speech[-1][1] < PAUSE and end - speech[-1][0] <= room:
-            speech[-1] = (speech[-1][0], end)
-            continue
-        while end - start > room:  # speech without a pause: cut where it must be
-            speech.append((start, start + room))
-            start += room
-        speech.append((start, end))
-    clips: list[tuple[float, float]] = []
-    for i, (start, end) in enumerate(speech):
-        after = speech[i + 1][0] - LEAD if i + 1 < len(speech) else length
-        clips.append((max(0.0, start - LEAD, clips[-1][1] if clips else 0.0),
-                      min(length, max(end, min(end + TAIL, after)))))
-    return clips
-
-
-def transcribe_track(model: OfflineTranscriber, reader: TrackReader,
-                     detector: Callable[[], SpeechDetector] = SileroVad) -> list[Segment]:
-    """Every segment of one track, on the room clock, a window at a time. Blocking."""
-    if reader.start is None:
-        return []
-    out: list[Segment] = []
-    position, end = reader.start, reader.end
-    while position < end:
-        stop = min(end, position + WINDOW)
-        audio = reader.read(position, stop).astype(np.float32) / 32768.0
-        clips = speech_clips(audio, detector())
-        found = model.transcribe(audio, options=DECODING, offset=position,
-                                 batch_size=BATCH_SIZE, clips=clips) if clips else []
-        cut = stop - OVERLAP
-        later = [s for s in found if s.end > cut]
-        resume = min((s.start for s in later), default=cut)
-        if stop >= end or resume <= position:
-            # The track's end, or one segment filling the window (a model that is not Whisper):
-            # nothing to hear again.
-            out += found
-            position = stop
-        else:
-            out += [s for s in found if s.end <= cut]
-            position = resume
-    return out
-
 
 def to_segment(row: TranscriptSegment) -> Segment:
     return Segment(start=row.start, end=row.end, text=row.text, speaker=row.speaker_name,

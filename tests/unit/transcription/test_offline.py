@@ -17,10 +17,10 @@ from helpers.fake_asr import FakeTranscriber, LoudnessVad
 from helpers.fake_final_pass import ToneModel
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader, TrackWriter
+from roomscribe.transcription import offline
 from roomscribe.transcription.engine import DecodeOptions
+from roomscribe.transcription.offline import sentences, speech_clips, transcribe_track
 from roomscribe.transcription.results import Segment, Word
-from roomscribe.transcripts import service
-from roomscribe.transcripts.service import sentences, speech_clips, transcribe_track
 
 RATE = 16_000
 VOICE = FakeTranscriber()
@@ -55,8 +55,8 @@ def heard(segments: list[Segment]) -> list[tuple[float, str]]:
 
 @pytest.fixture(autouse=True)
 def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "WINDOW", 30.0)
-    monkeypatch.setattr(service, "OVERLAP", 8.0)
+    monkeypatch.setattr(offline, "WINDOW", 30.0)
+    monkeypatch.setattr(offline, "OVERLAP", 8.0)
 
 
 def test_a_long_track_is_heard_whole_and_once_window_by_window(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_a_long_track_is_heard_whole_and_once_window_by_window(tmp_path: Path) -
     assert [t for t, _ in found] == pytest.approx([t for t, _ in said], abs=0.02)
     offsets = [offset for offset, *_ in model.calls]
     assert offsets[0] == 5.0 and offsets == sorted(offsets) and len(offsets) > 3
-    assert all(seconds <= 30.0 and batch == service.BATCH_SIZE
+    assert all(seconds <= 30.0 and batch == offline.BATCH_SIZE
                for _, seconds, batch, _ in model.calls)
 
 
@@ -103,9 +103,9 @@ def test_speech_is_clipped_at_pauses_and_never_past_the_longest_clip() -> None:
     # Three phrases half a second apart, a 2 s pause, then 40 s of phrases half a second apart.
     audio = np.concatenate([sound, gap, sound, gap, sound, pause, *[sound, gap] * 25])
     clips = speech_clips(audio, LoudnessVad())
-    assert clips[0] == pytest.approx((0.0, 4.3 + service.TAIL), abs=0.05)
-    assert clips[1][0] == pytest.approx(6.3 - service.LEAD, abs=0.05)
-    assert all(end - start <= service.MAX_CLIP for start, end in clips)
+    assert clips[0] == pytest.approx((0.0, 4.3 + offline.TAIL), abs=0.05)
+    assert clips[1][0] == pytest.approx(6.3 - offline.LEAD, abs=0.05)
+    assert all(end - start <= offline.MAX_CLIP for start, end in clips)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(clips))
     assert clips[-1][1] == pytest.approx(audio.size / RATE)
     assert speech_clips(np.zeros(100, dtype=np.float32), LoudnessVad()) == []
