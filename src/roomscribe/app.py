@@ -37,7 +37,7 @@ from roomscribe.media.janus import Janus, JanusServer, find_janus
 from roomscribe.purgers import purgers
 from roomscribe.ratelimit import RateLimiter
 from roomscribe.recordings.routes import RecordingController, provide_recordings
-from roomscribe.recordings.service import RecordingService, RunMarker
+from roomscribe.recordings.service import RecordingService
 from roomscribe.recordings.storage import open_storage
 from roomscribe.replay.routes import ReplayController, provide_replay
 from roomscribe.replay.service import ReplayService
@@ -54,6 +54,7 @@ from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveLi
 from roomscribe.rooms.media import RoomMedia
 from roomscribe.rooms.routes import RoomController, provide_rooms
 from roomscribe.rooms.service import RoomLimits, RoomService, was_present
+from roomscribe.run_marker import RunMarker
 from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcription.live import LiveEngine
 from roomscribe.transcription.offline import OfflineTranscriber

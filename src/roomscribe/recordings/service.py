@@ -20,15 +20,12 @@ range requests included, goes through the retention policy and its audit log.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-import os
 import queue
-import re
 import shutil
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,21 +36,22 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from roomscribe.accounts.tables import Account, utcnow
+from roomscribe.byte_ranges import byte_range
 from roomscribe.captions.events import Speaker
 from roomscribe.clock import Clock, system_clock
 from roomscribe.db import session_scope
 from roomscribe.errors import (
     Conflict,
-    Forbidden,
     NotFound,
     NotReady,
-    RangeNotSatisfiable,
     Unavailable,
 )
+from roomscribe.jobs import RoomJobs
 from roomscribe.recordings.mixdown import MIX_CONTENT_TYPE, mixdown
 from roomscribe.recordings.storage import Storage, check_key
 from roomscribe.recordings.tables import Recording, RecordingState
 from roomscribe.recordings.tracks import TrackReader, TrackWriter, track_ids
+from roomscribe.retention.policy import check_keeper
 from roomscribe.retention.service import DownloadKind, RetentionService
 from roomscribe.retention.tables import RetentionCreate
 from roomscribe.rooms.tables import EndReason, Room, RoomState
@@ -83,56 +81,12 @@ def archived_room(session: Session, caller: Account, room_id: str) -> Room:
     room = session.get(Room, room_id)
     if room is None:
         raise NotFound(f"no room {room_id!r}")
-    if caller.id != room.host_id and not caller.is_admin:
-        raise Forbidden("only the host and admins may download a room's recording and transcript")
+    check_keeper(caller.id, is_admin=caller.is_admin, host_id=room.host_id)
     if not room.record or room.state in (RoomState.SCHEDULED, RoomState.CANCELLED):
         raise NotFound(f"room {room_id} was not recorded")
     if room.state is not RoomState.ENDED:
         raise Conflict(f"room {room_id} is still live; its recording is ready after it ends")
     return room
-
-
-def authorize_download(retention: RetentionService, caller: Account, room_id: str,
-                       kind: DownloadKind, clock: Clock) -> datetime:
-    """The retention policy's say (410 once purged or past the deadline), logged as a download;
-    returns the `retain_until` every download states. Blocking: call it from a worker thread."""
-    assert caller.id is not None, "stored accounts have ids"
-    row = retention.authorize_download(room_id, kind=kind, actor_id=caller.id,
-                                       is_admin=caller.is_admin, now=clock())
-    return row.retain_until
-
-
-# Byte ranges ----------------------------------------------------------------------------------
-
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """`[start, end)` asked for by a `Range` header on an object of `size` bytes.
-
-    None means the whole object: no header, or one RFC 9110 lets a server ignore (several
-    ranges, another unit, a malformed or backwards range). A range starting past the end (or an
-    empty suffix) is `RangeNotSatisfiable` (416).
-    """
-    if not header:
-        return None
-    match = _RANGE.fullmatch(header.strip())
-    if match is None or match.group() == "bytes=-":
-        return None
-    first, last = match.groups()
-    if not first:
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise RangeNotSatisfiable(f"range {header!r} selects nothing of {size} bytes",
-                                      size=size)
-        return max(0, size - suffix), size
-    start = int(first)
-    if last and int(last) < start:
-        return None
-    if start >= size:
-        raise RangeNotSatisfiable(f"range {header!r} starts past the end ({size} bytes)",
-                                  size=size)
-    return start, size if not last else min(size, int(last) + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,50 +104,6 @@ class MixBody:
     content_type: str = MIX_CONTENT_TYPE
     retain_until: datetime | None = None
     """The retention deadline, stated on every download (None where it is not a download)."""
-
-
-# Crash detection ------------------------------------------------------------------------------
-
-class RunMarker:
-    """`data_dir/server.pid` while a server runs, removed when it stops.
-
-    Finding one at start whose process is gone means the last server was killed (SIGKILL, out of
-    memory, power), not stopped: a stopped server leaves its live rooms to resume, a killed one
-    leaves them to be ended. A marker naming a process that is alive is another server on the
-    same data folder, which is left alone.
-    """
-
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / "server.pid"
-
-    def previous_run_crashed(self) -> bool:
-        try:
-            pid = int(self.path.read_text().strip())
-        except FileNotFoundError:
-            return False
-        except ValueError:
-            return True  # torn while being written: that process did not get far
-        if pid == os.getpid():
-            return True  # our own pid, reused after a restart (pid 1 in a container)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass  # alive, owned by someone else
-        log.warning("server %d still runs on %s; not ending its live rooms", pid, self.path.parent)
-        return False
-
-    def claim(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(str(os.getpid()))
-        os.replace(tmp, self.path)
-
-    def release(self) -> None:
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            if int(self.path.read_text().strip()) == os.getpid():
-                self.path.unlink()
 
 
 # Track writes ---------------------------------------------------------------------------------
@@ -311,51 +221,6 @@ class _TrackWrites:
 
 
 # The service ----------------------------------------------------------------------------------
-
-class RoomJobs:
-    """Rooms waiting for one kind of slow work (a mix, a final pass), done one room at a time.
-
-    One at a time so that rooms ending together never take every core from live captions; a room
-    queued again while it waits is done once. Use on the event loop.
-    """
-
-    def __init__(self, name: str, work: Callable[[str], Awaitable[object]]) -> None:
-        self.name = name
-        self._work = work
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
-
-    def add(self, room_id: str) -> None:
-        if room_id not in self._queued:
-            self._queued.add(room_id)
-            self._queue.put_nowait(room_id)
-
-    async def join(self) -> None:
-        """Wait until every room queued so far is done."""
-        await self._queue.join()
-
-    async def close(self) -> None:
-        """Stop; a room being worked on is left to the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            room_id = await self._queue.get()
-            try:
-                await self._work(room_id)
-            except Exception:
-                log.exception("%s of room %s failed", self.name, room_id)
-            finally:
-                self._queued.discard(room_id)
-                self._queue.task_done()
-
 
 class RecordingService:
     """Speaker tracks in, mixes out; see the module docstring. Start with `start()`, end with
@@ -482,10 +347,12 @@ class RecordingService:
             with Session(self.engine) as session:
                 archived_room(session, caller, room_id)
             # Retention first: past the deadline the answer is 410 whatever state the mix is in.
-            retain_until = authorize_download(self.retention, caller, room_id,
-                                              DownloadKind.RECORDING, self.clock)
+            assert caller.id is not None, "stored accounts have ids"
+            kept = self.retention.authorize_download(
+                room_id, kind=DownloadKind.RECORDING, actor_id=caller.id,
+                is_admin=caller.is_admin, now=self.clock())
             body = self.read_mix(room_id, range_header)
-            return dataclasses.replace(body, retain_until=retain_until)
+            return dataclasses.replace(body, retain_until=kept.retain_until)
 
         return await asyncio.to_thread(work)
 

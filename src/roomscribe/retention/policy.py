@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from roomscribe.config import Settings
+from roomscribe.errors import Forbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +100,9 @@ def evaluate(*, retain_until: datetime, held: bool, now: datetime,
         may_download=may_download(retain_until=retain_until, held=held, now=now, purged=purged),
         may_report=may_report(retain_until=retain_until, now=now, purged=purged),
     )
+
+
+def check_keeper(actor_id: int | None, *, is_admin: bool, host_id: int) -> None:
+    """Who may download a room's recording and transcript, and correct it: its host and admins."""
+    if actor_id != host_id and not is_admin:
+        raise Forbidden("only the host and admins may download a room's recording and transcript")

@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 from roomscribe.audit import service as audit
 from roomscribe.audit.tables import AuditAction
 from roomscribe.db import forget_deleted, session_scope
-from roomscribe.errors import Conflict, Forbidden, Gone, NotFound, RoomscribeError
+from roomscribe.errors import Conflict, Gone, NotFound, RoomscribeError
 from roomscribe.retention import policy
 from roomscribe.retention.policy import Durations, Verdict
 from roomscribe.retention.tables import (
@@ -312,8 +312,7 @@ class RetentionService:
         returned `retain_until` in the response."""
         with session_scope(self._engine) as session:
             row = self._load(session, room_id)
-            if actor_id != row.host_id and not is_admin:
-                raise Forbidden("only the host and admins may download a room's recording")
+            policy.check_keeper(actor_id, is_admin=is_admin, host_id=row.host_id)
             if not self._verdict(row, now).may_download:
                 raise self._gone(row, now, refused=f"the {kind} of room {room_id} is gone")
             action = (AuditAction.DOWNLOAD_RECORDING if kind is DownloadKind.RECORDING

@@ -43,7 +43,8 @@ from roomscribe.clock import Clock, system_clock
 from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.errors import Conflict, Gone, InvalidInput, ModelUnavailable, NotFound
-from roomscribe.recordings.service import RoomJobs, archived_room, authorize_download
+from roomscribe.jobs import RoomJobs
+from roomscribe.recordings.service import archived_room
 from roomscribe.recordings.storage import Storage
 from roomscribe.recordings.tracks import TrackReader, track_ids
 from roomscribe.retention.service import DownloadKind, RetentionService
@@ -303,8 +304,10 @@ class TranscriptService:
                   version: int | None) -> tuple[datetime, int, list[TranscriptSegment]]:
         with Session(self.engine) as session:
             archived_room(session, caller, room_id)
-        retain_until = authorize_download(self.retention, caller, room_id,
-                                          DownloadKind.TRANSCRIPT, self.clock)
+        assert caller.id is not None, "stored accounts have ids"
+        retain_until = self.retention.authorize_download(
+            room_id, kind=DownloadKind.TRANSCRIPT, actor_id=caller.id, is_admin=caller.is_admin,
+            now=self.clock()).retain_until
         with Session(self.engine) as session:
             transcript = _transcript(session, room_id)
             number = transcript.current if version is None else version

@@ -30,10 +30,11 @@ from integration.transcripts.harness import (
 from roomscribe.archive.index import Index, SegmentDoc
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
-from roomscribe.recordings.service import RecordingService, RunMarker
+from roomscribe.recordings.service import RecordingService
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader
 from roomscribe.retention.scheduler import RetentionScheduler
+from roomscribe.run_marker import RunMarker
 from roomscribe.visibility import Visibility
 
 WORDS = ["she", "had", "been", "out", "with", "them"]
