@@ -6,14 +6,13 @@
 - When a recorded room ends (`room_ended`), its retention deadline is registered and its tracks
   are mixed, one room at a time, in a worker thread (`mixdown`, the one ffmpeg pipeline). A
   `Recording` row says what became of it; the next start resumes any mix left pending.
-- `open_mix` serves the mix to its host and admins, whole or as one byte range.
-- `RunMarker` is how a start tells a killed server from a stopped one: rooms a killed server left
-  live end as crashed and are mixed from what their tracks hold.
+- `open_mix` serves the mix to its host and admins, whole or as one byte range; `read_mix` is the
+  same read without the download rule, for the replay (`replay.service`), which has its own.
 
 Decisions where the issue was silent: a room's mix runs from room time 0 to its end (so a caption
 time is a position in it), except after a crash, where it stops with the last audio received
 rather than at the restart; tracks are named after the speaker's handle; a recording is
-downloadable once the room has ended and its mix is ready (409 before), and every download,
+downloadable once the room has ended and its mix is ready (503 before), and every download,
 range requests included, goes through the retention policy and its audit log.
 """
 
