@@ -29,6 +29,7 @@ from roomscribe.accounts.service import Limits as AccountLimits
 from roomscribe.archive.index import Index
 from roomscribe.archive.routes import SearchController, provide_archive
 from roomscribe.archive.service import ArchiveService, SearchLimits
+from roomscribe.audit.service import AuditLog
 from roomscribe.clock import Clock, system_clock
 from roomscribe.config import Settings, get_settings
 from roomscribe.db import create_all, make_engine
@@ -198,6 +199,7 @@ async def retention(app: Litestar) -> AsyncIterator[None]:
     app.state.retention = service = RetentionService(
         engine, durations=Durations.from_settings(settings),
         purgers=purgers(settings, engine, app.state.archive.index))
+    app.state.audit_log = AuditLog(engine)
     app.state.reports = ReportService(engine, retention=service,
                                       presence=functools.partial(was_present, engine))
     # Named after its database: one scheduler a database, whose stored jobs find it again after

@@ -9,7 +9,7 @@ accounts inside their own transaction.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -225,6 +225,16 @@ class AccountService:
             row.sqlmodel_update({"handle": f"closed_{row.id}", "display_name": "Closed account",
                                  "password_hash": CLOSED, "is_admin": False})
             session.add(row)
+
+    def handles(self, ids: Iterable[int | None]) -> dict[int, str]:
+        """Account ids to handles, for pages that show who did something by id."""
+        wanted = {i for i in ids if i is not None}
+        if not wanted:
+            return {}
+        with Session(self.engine) as session:
+            rows = session.exec(select(Account.id, Account.handle)
+                                .where(col(Account.id).in_(wanted))).all()
+        return {i: h for i, h in rows if i is not None}
 
     def find(self, handle: str) -> Account | None:
         with session_scope(self.engine) as session:

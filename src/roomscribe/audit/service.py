@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from roomscribe.audit.tables import AuditEvent, AuditEventCreate, AuditEventPublic, AuditPage
@@ -63,3 +64,22 @@ def query(session: Session, *, room_id: str | None = None, actor_id: int | None 
     rows = session.exec(stmt.order_by(col(AuditEvent.id).desc()).limit(limit + 1)).all()
     items = [AuditEventPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
     return AuditPage(items=items, next_before=items[-1].id if len(rows) > limit else None)
+
+
+class AuditLog:
+    """The log as the admins read it (the API and the console alike)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def page(self, *, room_id: str | None = None, actor_id: int | None = None,
+             actions: Collection[str] | None = None, since: datetime | None = None,
+             until: datetime | None = None, before: int | None = None,
+             limit: int = 50) -> AuditPage:
+        """One page of `query`, newest first; times must carry a time zone."""
+        for name, moment in (("since", since), ("until", until)):
+            if moment is not None and moment.utcoffset() is None:
+                raise InvalidInput(f"{name}: give a time zone, e.g. 2025-03-01T00:00:00Z")
+        with Session(self._engine) as session:
+            return query(session, room_id=room_id, actor_id=actor_id, actions=actions,
+                         since=since, until=until, before=before, limit=limit)

@@ -3,7 +3,6 @@ queue. Filing, each status change and each note is audited by the service."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 from typing import Annotated
 
@@ -15,19 +14,15 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from roomscribe.accounts.tables import Account
 from roomscribe.params import Cursor, Id
 from roomscribe.reports.schemas import ReportDetail, ReportPage, ReportReason
-from roomscribe.reports.service import UNRESOLVED, ReportService
+from roomscribe.reports.service import PAGE_LIMIT, UNRESOLVED, ReportService, note_public, public
 from roomscribe.reports.tables import (
-    Report,
     ReportCreate,
-    ReportNote,
     ReportNoteCreate,
     ReportNotePublic,
     ReportPublic,
     ReportStatus,
     ReportUpdate,
 )
-
-PAGE_LIMIT = 200
 
 
 def provide_reports(state: State) -> ReportService:
@@ -36,28 +31,6 @@ def provide_reports(state: State) -> ReportService:
 
 
 DEPENDENCIES = {"reports": Provide(provide_reports, sync_to_thread=False)}
-
-
-def public(report: Report) -> ReportPublic:
-    return ReportPublic.model_validate(report, from_attributes=True)
-
-
-def note_public(note: ReportNote) -> ReportNotePublic:
-    return ReportNotePublic.model_validate(note, from_attributes=True)
-
-
-def queue_page(reports: ReportService, *, statuses: Collection[ReportStatus] = UNRESOLVED,
-               room_id: str | None = None, after: int | None = None,
-               limit: int = 50) -> ReportPage:
-    # One extra row tells whether another page exists without a COUNT.
-    found = reports.queue(statuses=statuses, room_id=room_id, after=after, limit=limit + 1)
-    items = [public(r) for r in found[:limit]]
-    return ReportPage(items=items, next_after=items[-1].id if len(found) > limit else None)
-
-
-def detail(reports: ReportService, report_id: int) -> ReportDetail:
-    return ReportDetail(report=public(reports.get(report_id)),
-                        notes=[note_public(n) for n in reports.notes(report_id)])
 
 
 class ReportController(Controller):
@@ -88,13 +61,13 @@ class AdminReportController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE_LIMIT)] = 50,
     ) -> ReportPage:
         """The queue, oldest first: open and investigating reports unless `status` says."""
-        return queue_page(reports, statuses=status or UNRESOLVED, room_id=room_id, after=after,
+        return reports.page(statuses=status or UNRESOLVED, room_id=room_id, after=after,
                           limit=limit)
 
     @get("/{report_id:int}", operation_id="getReport", sync_to_thread=True)
     def report(self, report_id: Id, admin: NamedDependency[Account],
                reports: NamedDependency[ReportService]) -> ReportDetail:
-        return detail(reports, report_id)
+        return reports.detail(report_id)
 
     @patch("/{report_id:int}", operation_id="updateReport", sync_to_thread=True)
     def update(self, report_id: Id, data: JSONBody[ReportUpdate],

@@ -20,11 +20,14 @@ from roomscribe.audit import service as audit
 from roomscribe.audit.tables import AuditAction
 from roomscribe.db import session_scope
 from roomscribe.errors import Conflict, Forbidden, InvalidInput, NotFound
+from roomscribe.reports.schemas import ReportDetail, ReportPage
 from roomscribe.reports.tables import (
     Report,
     ReportCreate,
     ReportNote,
     ReportNoteCreate,
+    ReportNotePublic,
+    ReportPublic,
     ReportStatus,
     ReportUpdate,
 )
@@ -43,6 +46,8 @@ _NEXT: dict[ReportStatus, frozenset[ReportStatus]] = {
 UNRESOLVED = (ReportStatus.OPEN, ReportStatus.INVESTIGATING)
 
 MAX_PAGE = 500
+PAGE_LIMIT = 200
+"""Reports a page of the queue shows at most."""
 
 
 class ReportService:
@@ -70,6 +75,19 @@ class ReportService:
         with Session(self._engine) as session:
             return list(session.exec(select(Report).where(Report.reporter_id == reporter_id)
                                      .order_by(col(Report.filed_at))).all())
+
+    def page(self, *, statuses: Collection[ReportStatus] = UNRESOLVED,
+             room_id: str | None = None, after: int | None = None,
+             limit: int = 50) -> ReportPage:
+        """A page of the queue for the admins, oldest first."""
+        # One extra row tells whether another page exists without a COUNT.
+        found = self.queue(statuses=statuses, room_id=room_id, after=after, limit=limit + 1)
+        items = [public(r) for r in found[:limit]]
+        return ReportPage(items=items, next_after=items[-1].id if len(found) > limit else None)
+
+    def detail(self, report_id: int) -> ReportDetail:
+        return ReportDetail(report=public(self.get(report_id)),
+                            notes=[note_public(n) for n in self.notes(report_id)])
 
     def may_report(self, room_id: str, account_id: int | None) -> bool:
         """Whether to offer `account_id` the report form of a room (they were in it)."""
@@ -185,3 +203,11 @@ class ReportService:
         if report is None:
             raise NotFound(f"no report {report_id}")
         return report
+
+
+def public(report: Report) -> ReportPublic:
+    return ReportPublic.model_validate(report, from_attributes=True)
+
+
+def note_public(note: ReportNote) -> ReportNotePublic:
+    return ReportNotePublic.model_validate(note, from_attributes=True)

@@ -8,7 +8,6 @@ so tests move time for the API, the pages and the scheduler alike.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -17,20 +16,17 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 from roomscribe.accounts.tables import Account
-from roomscribe.audit import service as audit
+from roomscribe.audit.service import MAX_PAGE as AUDIT_MAX_PAGE
+from roomscribe.audit.service import AuditLog
 from roomscribe.audit.tables import AuditPage
-from roomscribe.errors import Forbidden, InvalidInput
+from roomscribe.errors import Forbidden
 from roomscribe.params import Cursor
 from roomscribe.recordings.storage import open_storage
 from roomscribe.retention.schemas import HoldChange, RetentionAdmin, RetentionOverview
-from roomscribe.retention.service import RetentionService
+from roomscribe.retention.service import UPCOMING_DAYS, RetentionService
 from roomscribe.retention.tables import Retention, RetentionPublic
-
-UPCOMING_DAYS = 7
 
 
 def provide_retention(state: State) -> RetentionService:
@@ -54,8 +50,14 @@ def provide_storage_used(state: State) -> int:
     return open_storage(state.settings).size("")
 
 
+def provide_audit_log(state: State) -> AuditLog:
+    log: AuditLog = state.audit_log
+    return log
+
+
 DEPENDENCIES = {
     "retention": Provide(provide_retention, sync_to_thread=False),
+    "audit_log": Provide(provide_audit_log, sync_to_thread=False),
     "now": Provide(provide_now, sync_to_thread=False),
     "admin": Provide(provide_admin, sync_to_thread=False),
     "storage_used": Provide(provide_storage_used, sync_to_thread=True),
@@ -64,24 +66,6 @@ DEPENDENCIES = {
 
 def admin_view(row: Retention) -> RetentionAdmin:
     return RetentionAdmin.model_validate(row, from_attributes=True)
-
-
-def overview(retention: RetentionService, *, now: datetime,
-             storage_used: int) -> RetentionOverview:
-    return RetentionOverview(**asdict(retention.summary(now=now)), storage_bytes=storage_used)
-
-
-def read_audit(engine: Engine, *, room_id: str | None = None, actor_id: int | None = None,
-               actions: list[str] | None = None, since: datetime | None = None,
-               until: datetime | None = None, before: int | None = None,
-               limit: int = 50) -> AuditPage:
-    """One page of the audit log, newest first (see `audit.service.query`)."""
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.utcoffset() is None:
-            raise InvalidInput(f"{name}: give a time zone, e.g. 2025-03-01T00:00:00Z")
-    with Session(engine) as session:
-        return audit.query(session, room_id=room_id, actor_id=actor_id, actions=actions,
-                           since=since, until=until, before=before, limit=limit)
 
 
 class AdminRetentionController(Controller):
@@ -93,7 +77,7 @@ class AdminRetentionController(Controller):
                 now: NamedDependency[datetime],
                 storage_used: NamedDependency[int]) -> RetentionOverview:
         """Counts by state, what is due and upcoming, bytes freed and storage used now."""
-        return overview(retention, now=now, storage_used=storage_used)
+        return retention.overview(now=now, storage_used=storage_used)
 
     @get("/retention/{room_id:str}", operation_id="getRoomRetention", sync_to_thread=True)
     def room(self, room_id: FromPath[str], admin: NamedDependency[Account],
@@ -145,14 +129,14 @@ class AdminRetentionController(Controller):
 
     @get("/audit", operation_id="listAuditEvents", sync_to_thread=True)
     def audit_log(
-        self, state: State, admin: NamedDependency[Account],
+        self, audit_log: NamedDependency[AuditLog], admin: NamedDependency[Account],
         room_id: FromQuery[str | None] = None, actor_id: Cursor = None,
         action: FromQuery[list[str] | None] = None,
         since: FromQuery[datetime | None] = None, until: FromQuery[datetime | None] = None,
         before: Cursor = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=audit.MAX_PAGE)] = 50,
+        limit: Annotated[int, QueryParameter(ge=1, le=AUDIT_MAX_PAGE)] = 50,
     ) -> AuditPage:
         """Reports, status changes, holds, downloads and purges: who, what, when. Newest first;
         every filter given must match; pass `next_before` back as `before` for older events."""
-        return read_audit(state.engine, room_id=room_id, actor_id=actor_id, actions=action,
-                          since=since, until=until, before=before, limit=limit)
+        return audit_log.page(room_id=room_id, actor_id=actor_id, actions=action,
+                              since=since, until=until, before=before, limit=limit)

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -42,6 +42,7 @@ from roomscribe.db import forget_deleted, session_scope
 from roomscribe.errors import Conflict, Gone, NotFound, RoomscribeError
 from roomscribe.retention import policy
 from roomscribe.retention.policy import Durations, Verdict
+from roomscribe.retention.schemas import RetentionOverview
 from roomscribe.retention.tables import (
     PurgeReason,
     Retention,
@@ -51,6 +52,8 @@ from roomscribe.retention.tables import (
 
 log = logging.getLogger(__name__)
 
+UPCOMING_DAYS = 7
+"""How far ahead "upcoming purges" look, unless asked otherwise."""
 _CAS_ATTEMPTS = 5
 _SWEEP_BATCH = 200
 
@@ -233,6 +236,19 @@ class RetentionService:
     def get(self, room_id: str) -> Retention:
         with Session(self._engine) as session:
             return self._load(session, room_id)
+
+    def overview(self, *, now: datetime, storage_used: int) -> RetentionOverview:
+        """The admins' counts, with the bytes the recordings take now."""
+        return RetentionOverview(**asdict(self.summary(now=now)), storage_bytes=storage_used)
+
+    def rows(self, room_ids: Iterable[str]) -> dict[str, Retention]:
+        """The retention rows (title, deadline, hold) of these rooms, those that have one."""
+        wanted = set(room_ids)
+        if not wanted:
+            return {}
+        with Session(self._engine) as session:
+            found = session.exec(select(Retention).where(col(Retention.room_id).in_(wanted)))
+            return {row.room_id: row for row in found}
 
     def kept(self, room_id: str, *, now: datetime) -> Kept:
         """Whether the room's recording is kept at `now`, and its row (for the pages)."""

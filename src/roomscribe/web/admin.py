@@ -9,32 +9,27 @@ the reason in its error summary. The services audit every change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from pydantic import ValidationError
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 
+from roomscribe.accounts.service import AccountService
 from roomscribe.accounts.tables import Account
+from roomscribe.audit.service import AuditLog
 from roomscribe.audit.tables import AuditAction, AuditPage
 from roomscribe.errors import Forbidden, InvalidInput, RoomscribeError
 from roomscribe.params import Id
-from roomscribe.reports.routes import PAGE_LIMIT, detail, queue_page
-from roomscribe.reports.schemas import ReportDetail, ReportPage
-from roomscribe.reports.service import UNRESOLVED, ReportService
+from roomscribe.reports.schemas import ReportDetail
+from roomscribe.reports.service import PAGE_LIMIT, UNRESOLVED, ReportService
 from roomscribe.reports.tables import ReportNoteCreate, ReportStatus, ReportUpdate
-from roomscribe.retention.routes import UPCOMING_DAYS, overview, read_audit
-from roomscribe.retention.service import RetentionService
-from roomscribe.retention.tables import Retention
+from roomscribe.retention.service import UPCOMING_DAYS, RetentionService
 from roomscribe.web.forms import Errors, FormData, value
 from roomscribe.web.responses import render, sentence
 from roomscribe.web.security import local_path
@@ -80,25 +75,17 @@ def provide_page_admin(page_caller: NamedDependency[Account]) -> Account:
 # -- what the pages show -----------------------------------------------------------------------
 
 
-def handles(engine: Engine, ids: Iterable[int | None]) -> dict[int, str]:
-    """Account ids to handles, for the people the reports and the log refer to by id."""
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    with Session(engine) as session:
-        rows = session.exec(select(Account.id, Account.handle)
-                            .where(col(Account.id).in_(wanted))).all()
-    return {i: h for i, h in rows if i is not None}
+@dataclass(frozen=True, slots=True)
+class People:
+    """Who the report pages name by id, and the rooms they are about."""
+
+    accounts: AccountService
+    retention: RetentionService
 
 
-def kept_rooms(engine: Engine, room_ids: Iterable[str]) -> dict[str, Retention]:
-    """The retention rows (title, deadline, hold) of the rooms a list of reports names."""
-    wanted = set(room_ids)
-    if not wanted:
-        return {}
-    with Session(engine) as session:
-        rows = session.exec(select(Retention).where(col(Retention.room_id).in_(wanted))).all()
-    return {row.room_id: row for row in rows}
+def provide_people(accounts: NamedDependency[AccountService],
+                   retention: NamedDependency[RetentionService]) -> People:
+    return People(accounts, retention)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,25 +110,25 @@ class AuditFilters:
         return {"room": self.room, "who": self.who, "action": self.action, "since": self.since,
                 "until": self.until}
 
-    def query(self, engine: Engine, *, before: int | None) -> tuple[AuditPage, Errors]:
+    def query(self, audit_log: AuditLog, accounts: AccountService, *,
+              before: int | None) -> tuple[AuditPage, Errors]:
         errors: Errors = {}
         since = self._day(self.since, "since", errors)
         until = self._day(self.until, "until", errors)
         actor_id: int | None = None
         if self.who:
-            with Session(engine) as session:
-                actor_id = session.exec(select(Account.id).where(
-                    Account.handle == self.who.lower().lstrip("@"))).first()
+            actor = accounts.find(self.who.lstrip("@"))
+            actor_id = actor.id if actor is not None else None
             if actor_id is None:
                 errors["who"] = f"No account has the handle {self.who}."
         if self.action and self.action not in ACTION_NAMES:
             errors["action"] = "Choose an action from the list."
         if errors:
             return AuditPage(items=[]), errors
-        return read_audit(engine, room_id=self.room or None, actor_id=actor_id,
-                          actions=[self.action] if self.action else None, since=since,
-                          until=until + timedelta(days=1) if until else None, before=before,
-                          limit=AUDIT_PAGE), errors
+        return audit_log.page(room_id=self.room or None, actor_id=actor_id,
+                              actions=[self.action] if self.action else None, since=since,
+                              until=until + timedelta(days=1) if until else None,
+                              before=before, limit=AUDIT_PAGE), errors
 
     def link(self, **extra: object) -> str:
         fields = {k: v for k, v in (*self.values.items(), *extra.items()) if v}
@@ -190,7 +177,8 @@ class AdminPageController(Controller):
     path = "/admin"
     include_in_schema = False
     # Read once by Litestar when the app is built, never mutated.
-    dependencies = {"page_admin": Provide(provide_page_admin, sync_to_thread=False)}  # noqa: RUF012
+    dependencies = {"page_admin": Provide(provide_page_admin, sync_to_thread=False),  # noqa: RUF012
+                    "people": Provide(provide_people, sync_to_thread=False)}
 
     # -- overview --------------------------------------------------------------------------------
 
@@ -200,32 +188,37 @@ class AdminPageController(Controller):
              reports: NamedDependency[ReportService], now: NamedDependency[datetime],
              storage_used: NamedDependency[int]) -> Template:
         return render("admin.html", page_admin, tab="overview",
-                      summary=overview(retention, now=now, storage_used=storage_used),
+                      summary=retention.overview(now=now, storage_used=storage_used),
                       waiting=len(reports.queue(limit=PAGE_LIMIT)), waiting_cap=PAGE_LIMIT)
 
     # -- reports ---------------------------------------------------------------------------------
 
     @get("/reports", sync_to_thread=True)
-    def report_queue(self, request: Request[Any, Any, Any], state: State,
+    def report_queue(self, request: Request[Any, Any, Any],
+                     accounts: NamedDependency[AccountService],
                      page_admin: NamedDependency[Account],
+                     retention: NamedDependency[RetentionService],
                      reports: NamedDependency[ReportService]) -> Template:
         shown = request.query_params.get("status") or "waiting"
         if shown not in STATUS_FILTERS:
             raise InvalidInput("choose which reports to show from the list")
-        page = queue_page(reports, statuses=STATUS_FILTERS[shown][1],
-                          after=_int(request.query_params.get("after")))
+        page = reports.page(statuses=STATUS_FILTERS[shown][1],
+                            after=_int(request.query_params.get("after")))
         return render("admin_reports.html", page_admin, tab="reports", page=page, shown=shown,
-                      filters=STATUS_FILTERS, **self._names(state.engine, page))
+                      filters=STATUS_FILTERS,
+                      people=accounts.handles(r.reporter_id for r in page.items),
+                      rooms=retention.rows(r.room_id for r in page.items))
 
     @get("/reports/{report_id:int}", sync_to_thread=True)
-    def report(self, request: Request[Any, Any, Any], report_id: Id, state: State,
+    def report(self, request: Request[Any, Any, Any], report_id: Id,
+               people: NamedDependency[People],
                page_admin: NamedDependency[Account], reports: NamedDependency[ReportService],
                now: NamedDependency[datetime]) -> Template:
-        return self._report(state.engine, page_admin, detail(reports, report_id), now,
+        return self._report(people, page_admin, reports.detail(report_id), now,
                             notice=_notice(request))
 
     @post("/reports/{report_id:int}/status", sync_to_thread=True)
-    def report_status(self, report_id: Id, data: FormData, state: State,
+    def report_status(self, report_id: Id, data: FormData, people: NamedDependency[People],
                       page_admin: NamedDependency[Account],
                       reports: NamedDependency[ReportService],
                       now: NamedDependency[datetime]) -> Response[Any]:
@@ -233,7 +226,7 @@ class AdminPageController(Controller):
         fields = {"status": value(data, "status"), "outcome": value(data, "outcome") or None,
                   "note": value(data, "note").strip() or None}
         if fields["status"] == ReportStatus.RESOLVED and not fields["outcome"]:
-            return self._report(state.engine, page_admin, detail(reports, report_id), now,
+            return self._report(people, page_admin, reports.detail(report_id), now,
                                 errors={"outcome": "Choose an outcome to resolve the report."},
                                 values=fields, status=400)
         try:
@@ -241,12 +234,12 @@ class AdminPageController(Controller):
             reports.update(report_id, change, by=page_admin.id, now=now)
         except (RoomscribeError, ValidationError) as err:
             status, errors = _refusal(err)
-            return self._report(state.engine, page_admin, detail(reports, report_id), now,
+            return self._report(people, page_admin, reports.detail(report_id), now,
                                 errors=errors, values=fields, status=status)
         return _back(f"/admin/reports/{report_id}", change.status.value)
 
     @post("/reports/{report_id:int}/notes", sync_to_thread=True)
-    def report_note(self, report_id: Id, data: FormData, state: State,
+    def report_note(self, report_id: Id, data: FormData, people: NamedDependency[People],
                     page_admin: NamedDependency[Account],
                     reports: NamedDependency[ReportService],
                     now: NamedDependency[datetime]) -> Response[Any]:
@@ -255,56 +248,54 @@ class AdminPageController(Controller):
             note = ReportNoteCreate.model_validate({"text": value(data, "text")})
             reports.add_note(report_id, note, by=page_admin.id, now=now)
         except ValidationError:
-            return self._report(state.engine, page_admin, detail(reports, report_id), now,
+            return self._report(people, page_admin, reports.detail(report_id), now,
                                 errors={"text": "Write the note before adding it."},
                                 status=400)
         return _back(f"/admin/reports/{report_id}", "note")
 
-    def _report(self, engine: Engine, admin: Account, found: ReportDetail, now: datetime, *,
+    def _report(self, people: People, admin: Account, found: ReportDetail, now: datetime, *,
                 notice: str = "", errors: Errors | None = None,
                 values: dict[str, Any] | None = None, status: int = 200) -> Template:
         report = found.report
-        people = handles(engine, [report.reporter_id, report.resolved_by,
-                                  *(n.author_id for n in found.notes)])
+        names = people.accounts.handles([report.reporter_id, report.resolved_by,
+                                         *(n.author_id for n in found.notes)])
         return render("admin_report.html", admin, tab="reports", status=status, found=found,
-                      report=report, kept=kept_rooms(engine, [report.room_id]).get(report.room_id),
-                      people=people, now=now, notice=notice, errors=errors or {},
+                      report=report, kept=people.retention.rows([report.room_id]).get(
+                          report.room_id),
+                      people=names, now=now, notice=notice, errors=errors or {},
                       values=values or {})
-
-    @staticmethod
-    def _names(engine: Engine, page: ReportPage) -> dict[str, Any]:
-        return {"people": handles(engine, (r.reporter_id for r in page.items)),
-                "rooms": kept_rooms(engine, (r.room_id for r in page.items))}
 
     # -- holds -----------------------------------------------------------------------------------
 
     @get("/holds", sync_to_thread=True)
-    def holds(self, request: Request[Any, Any, Any], state: State,
+    def holds(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService],
               page_admin: NamedDependency[Account],
               retention: NamedDependency[RetentionService]) -> Template:
-        return self._holds(state.engine, page_admin, retention, notice=_notice(request))
+        return self._holds(accounts, page_admin, retention, notice=_notice(request))
 
     @post("/holds", sync_to_thread=True)
-    def place_hold(self, data: FormData, state: State, page_admin: NamedDependency[Account],
+    def place_hold(self, data: FormData, accounts: NamedDependency[AccountService],
+                   page_admin: NamedDependency[Account],
                    retention: NamedDependency[RetentionService],
                    now: NamedDependency[datetime]) -> Response[Any]:
         assert page_admin.id is not None
         room_id = value(data, "room_id").strip()
         if not room_id:
-            return self._holds(state.engine, page_admin, retention, status=400,
+            return self._holds(accounts, page_admin, retention, status=400,
                                errors={"room_id": "Enter the room's id."}, values=data)
         try:
             retention.place_hold(room_id, by=page_admin.id, now=now,
                                  note=value(data, "note").strip() or None)
         except RoomscribeError as err:
             status, errors = _refusal(err)
-            return self._holds(state.engine, page_admin, retention, status=status,
+            return self._holds(accounts, page_admin, retention, status=status,
                                errors=errors, values=data)
         # The purges page and a report's page hold a room in one click, and come back there.
         return _back(_back_to(data, "/admin/holds"), "held")
 
     @post("/holds/{room_id:str}/release", sync_to_thread=True)
-    def release_hold(self, room_id: FromPath[str], data: FormData, state: State,
+    def release_hold(self, room_id: FromPath[str], data: FormData,
+                     accounts: NamedDependency[AccountService],
                      page_admin: NamedDependency[Account],
                      retention: NamedDependency[RetentionService],
                      now: NamedDependency[datetime]) -> Response[Any]:
@@ -313,16 +304,16 @@ class AdminPageController(Controller):
             retention.release_hold(room_id, by=page_admin.id, now=now)
         except RoomscribeError as err:
             status, errors = _refusal(err)
-            return self._holds(state.engine, page_admin, retention, status=status,
+            return self._holds(accounts, page_admin, retention, status=status,
                                errors=errors)
         return _back(_back_to(data, "/admin/holds"), "released")
 
-    def _holds(self, engine: Engine, admin: Account, retention: RetentionService, *,
+    def _holds(self, accounts: AccountService, admin: Account, retention: RetentionService, *,
                notice: str = "", errors: Errors | None = None,
                values: dict[str, Any] | None = None, status: int = 200) -> Template:
         held = retention.holds()
         return render("admin_holds.html", admin, tab="holds", status=status, holds=held,
-                      people=handles(engine, (r.hold_by for r in held)), notice=notice,
+                      people=accounts.handles(r.hold_by for r in held), notice=notice,
                       errors=errors or {}, values={k: value(values or {}, k)
                                                    for k in ("room_id", "note")})
 
@@ -356,12 +347,13 @@ class AdminPageController(Controller):
     # -- audit log -------------------------------------------------------------------------------
 
     @get("/audit", sync_to_thread=True)
-    def audit(self, request: Request[Any, Any, Any], state: State,
+    def audit(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService],
+              audit_log: NamedDependency[AuditLog],
               page_admin: NamedDependency[Account]) -> Template:
         filters = AuditFilters.read(request)
         before = _int(request.query_params.get("before"))
-        page, errors = filters.query(state.engine, before=before)
+        page, errors = filters.query(audit_log, accounts, before=before)
         return render("admin_audit.html", page_admin, status=400 if errors else 200, tab="audit",
                       page=page, filters=filters, errors=errors, before=before,
                       actions=ACTION_NAMES,
-                      people=handles(state.engine, (e.actor_id for e in page.items)))
+                      people=accounts.handles(e.actor_id for e in page.items))
