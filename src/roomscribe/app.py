@@ -53,8 +53,11 @@ from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.audio import AudioSink, CaptionSource
 from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveLimits, LiveRooms
 from roomscribe.rooms.media import RoomMedia
-from roomscribe.rooms.routes import RoomController, provide_rooms
-from roomscribe.rooms.service import RoomLimits, RoomService, was_present
+from roomscribe.rooms.membership import MembershipService
+from roomscribe.rooms.records import was_present
+from roomscribe.rooms.routes import RoomController, provide_membership, provide_rooms
+from roomscribe.rooms.service import RoomLimits, RoomService
+from roomscribe.rooms.store import RoomStore
 from roomscribe.run_marker import RunMarker
 from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcription.live import LiveEngine
@@ -271,14 +274,17 @@ async def transcripts(app: Litestar) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def rooms(app: Litestar) -> AsyncIterator[None]:
-    """`app.state.rooms`: the RoomService and the live rooms it fans out to."""
+    """`app.state.rooms` and `app.state.membership`: the room services and the live rooms they
+    fan out to."""
     settings = app.state.settings
     live = LiveRooms(app.plugins.get(ChannelsPlugin), limits=LiveLimits.from_settings(settings))
     captions = app.state.caption_source
+    store = RoomStore(app.state.engine, live, retention=app.state.retention)
+    app.state.membership = MembershipService(store)
     app.state.rooms = RoomService(
-        app.state.engine, live, recorder=app.state.audio_sink,
+        store, recorder=app.state.audio_sink,
         captions=captions and SavingCaptionSource(captions, app.state.transcripts),
-        listeners=(app.state.recordings, app.state.transcripts, app.state.archive),
+        observers=(app.state.recordings, app.state.transcripts, app.state.archive),
         limits=RoomLimits.from_settings(settings), media=app.state.media)
     try:
         yield
@@ -343,6 +349,7 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                         *web_routers(settings)],
         dependencies={**ACCOUNT_DEPENDENCIES, **RETENTION_DEPENDENCIES, **REPORT_DEPENDENCIES,
                       "rooms": Provide(provide_rooms, sync_to_thread=False),
+                      "membership": Provide(provide_membership, sync_to_thread=False),
                       "recordings": Provide(provide_recordings, sync_to_thread=False),
                       "transcripts": Provide(provide_transcripts, sync_to_thread=False),
                       "archive": Provide(provide_archive, sync_to_thread=False),

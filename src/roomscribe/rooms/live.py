@@ -237,7 +237,7 @@ class Voice:
 
 
 @dataclass(frozen=True, slots=True)
-class Listener:
+class Attendee:
     account_id: int
     handle: str
     name: str
@@ -275,7 +275,7 @@ class LiveRoom:
     hearing: set[Connection] = field(default_factory=set)
     """Media sockets (live audio): closed by a removal, a block or the end like the others,
     but not counted in the roster (their caption socket is)."""
-    present: dict[int, tuple[Listener, int]] = field(default_factory=dict)
+    present: dict[int, tuple[Attendee, int]] = field(default_factory=dict)
     """Signed-in accounts with caption connections open, and how many each has open."""
     anonymous: int = 0
     finals: deque[tuple[float, int, bytes]] = field(default_factory=deque)
@@ -409,7 +409,7 @@ class LiveRooms:
 
     # -- room extras ---------------------------------------------------------------------------
 
-    def react(self, room: LiveRoom, who: Listener, emoji: str) -> None:
+    def react(self, room: LiveRoom, who: Attendee, emoji: str) -> None:
         now = self.clock()
         recent = room.reactions.setdefault(who.account_id, deque())
         while recent and recent[0] < now - REACTION_WINDOW:
@@ -542,7 +542,7 @@ class LiveRooms:
             self.roster_changed(room)
 
     async def relay(self, room: LiveRoom, conn: Connection,
-                    who: Listener | None) -> AsyncGenerator[bytes, None]:
+                    who: Attendee | None) -> AsyncGenerator[bytes, None]:
         """The events one listener receives, from its joining snapshot until `conn` stops.
 
         Subscribes before reading the history, so no event falls between the two; an event that
@@ -579,7 +579,7 @@ class LiveRooms:
             with anyio.CancelScope(shield=True):
                 await self.channels.unsubscribe(subscriber, room.channel)
 
-    async def listen(self, room: LiveRoom, conn: Connection, who: Listener | None, send: Send,
+    async def listen(self, room: LiveRoom, conn: Connection, who: Attendee | None, send: Send,
                      on_error: Callable[[Exception], None]) -> None:
         """Send `room`'s events to one listener through `send` until `conn` stops: the joining
         snapshot first, then whatever the room's feed receives (see `rooms.outlet`).
@@ -642,7 +642,7 @@ class LiveRooms:
             with anyio.CancelScope(shield=True):
                 await self.channels.unsubscribe(subscriber, room.channel)
 
-    def _join(self, room: LiveRoom, conn: Connection, who: Listener | None) -> None:
+    def _join(self, room: LiveRoom, conn: Connection, who: Attendee | None) -> None:
         room.connections.add(conn)
         self._count(conn, 1)
         if who is None:
@@ -659,7 +659,7 @@ class LiveRooms:
                 if self._listening[key] <= 0:
                     del self._listening[key]
 
-    def _leave(self, room: LiveRoom, conn: Connection, who: Listener | None) -> None:
+    def _leave(self, room: LiveRoom, conn: Connection, who: Attendee | None) -> None:
         if conn in room.connections:
             self._count(conn, -1)
         room.connections.discard(conn)

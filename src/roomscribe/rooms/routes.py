@@ -20,6 +20,7 @@ from roomscribe.accounts.service import AccountService
 from roomscribe.accounts.tables import Account
 from roomscribe.params import Id
 from roomscribe.rooms import sockets
+from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -41,6 +42,11 @@ MEMBER = ROOM + "/members/{handle:str}"
 
 def provide_rooms(state: State) -> RoomService:
     service: RoomService = state.rooms
+    return service
+
+
+def provide_membership(state: State) -> MembershipService:
+    service: MembershipService = state.membership
     return service
 
 
@@ -89,98 +95,98 @@ class RoomController(Controller):
 
     @get(ROOM + "/members", operation_id="listMembers")
     async def members(self, room_id: FromPath[str], viewer: NamedDependency[Account | None],
-                      rooms: NamedDependency[RoomService]) -> list[MemberPublic]:
-        return await rooms.members(viewer, room_id)
+                      membership: NamedDependency[MembershipService]) -> list[MemberPublic]:
+        return await membership.members(viewer, room_id)
 
     @post(ROOM + "/requests", operation_id="requestToSpeak")
     async def request_to_speak(self, room_id: FromPath[str],
                                data: JSONBody[SpeakRequestCreate], caller: NamedDependency[Account],
-                               rooms: NamedDependency[RoomService]) -> MemberPublic:
+                               membership: NamedDependency[MembershipService]) -> MemberPublic:
         """Ask to speak; in a recorded room `consent` must be true."""
-        return await rooms.request_to_speak(caller, room_id, data)
+        return await membership.request_to_speak(caller, room_id, data)
 
     @get(ROOM + "/requests", operation_id="listRequests")
     async def requests(self, room_id: FromPath[str], caller: NamedDependency[Account],
-                       rooms: NamedDependency[RoomService]) -> list[MemberPublic]:
-        return await rooms.requests(caller, room_id)
+                       membership: NamedDependency[MembershipService]) -> list[MemberPublic]:
+        return await membership.requests(caller, room_id)
 
     @post(ROOM + "/requests/{handle:str}/approve", operation_id="approveRequest",
           status_code=HTTP_200_OK)
     async def approve(self, room_id: FromPath[str], handle: FromPath[str],
                       caller: NamedDependency[Account],
-                      rooms: NamedDependency[RoomService]) -> MemberPublic:
-        return await rooms.approve(caller, room_id, handle)
+                      membership: NamedDependency[MembershipService]) -> MemberPublic:
+        return await membership.approve(caller, room_id, handle)
 
     @delete(ROOM + "/requests/{handle:str}", operation_id="withdrawRequest")
     async def withdraw_request(self, room_id: FromPath[str], handle: FromPath[str],
                                caller: NamedDependency[Account],
-                               rooms: NamedDependency[RoomService]) -> None:
+                               membership: NamedDependency[MembershipService]) -> None:
         """The requester withdraws, or a host or co-host declines."""
-        await rooms.withdraw_request(caller, room_id, handle)
+        await membership.withdraw_request(caller, room_id, handle)
 
     @post(ROOM + "/invitations", operation_id="invite")
     async def invite(self, room_id: FromPath[str], data: JSONBody[InvitationCreate],
                      caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> MemberPublic:
-        return await rooms.invite(caller, room_id, data)
+                     membership: NamedDependency[MembershipService]) -> MemberPublic:
+        return await membership.invite(caller, room_id, data)
 
     @post(ROOM + "/invitations/accept", operation_id="acceptInvitation",
           status_code=HTTP_200_OK)
     async def accept(self, room_id: FromPath[str], data: JSONBody[InvitationAccept],
                      caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> MemberPublic:
+                     membership: NamedDependency[MembershipService]) -> MemberPublic:
         """Become a speaker; in a recorded room `consent` must be true."""
-        return await rooms.accept_invitation(caller, room_id, data)
+        return await membership.accept_invitation(caller, room_id, data)
 
     @delete(ROOM + "/invitations/{handle:str}", operation_id="withdrawInvitation")
     async def withdraw_invitation(self, room_id: FromPath[str], handle: FromPath[str],
                                   caller: NamedDependency[Account],
-                                  rooms: NamedDependency[RoomService]) -> None:
+                                  membership: NamedDependency[MembershipService]) -> None:
         """A host or co-host withdraws it, or the invited account declines."""
-        await rooms.withdraw_invitation(caller, room_id, handle)
+        await membership.withdraw_invitation(caller, room_id, handle)
 
     @put(ROOM + "/roles/{handle:str}", operation_id="setRole")
     async def set_role(self, room_id: FromPath[str], handle: FromPath[str],
                        data: JSONBody[RoleChange], caller: NamedDependency[Account],
-                       rooms: NamedDependency[RoomService]) -> MemberPublic:
-        return await rooms.set_role(caller, room_id, handle, data)
+                       membership: NamedDependency[MembershipService]) -> MemberPublic:
+        return await membership.set_role(caller, room_id, handle, data)
 
     @post(MEMBER + "/revoke", operation_id="revokeSpeaker", status_code=HTTP_200_OK)
     async def revoke(self, room_id: FromPath[str], handle: FromPath[str],
                      caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> MemberPublic:
-        return await rooms.revoke(caller, room_id, handle)
+                     membership: NamedDependency[MembershipService]) -> MemberPublic:
+        return await membership.revoke(caller, room_id, handle)
 
     @post(MEMBER + "/mute", operation_id="muteMember", status_code=HTTP_200_OK)
     async def mute(self, room_id: FromPath[str], handle: FromPath[str],
                    caller: NamedDependency[Account],
-                   rooms: NamedDependency[RoomService]) -> MemberPublic:
-        return await rooms.mute(caller, room_id, handle)
+                   membership: NamedDependency[MembershipService]) -> MemberPublic:
+        return await membership.mute(caller, room_id, handle)
 
     @post(MEMBER + "/unmute", operation_id="unmuteMember", status_code=HTTP_200_OK)
     async def unmute(self, room_id: FromPath[str], handle: FromPath[str],
                      caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> MemberPublic:
+                     membership: NamedDependency[MembershipService]) -> MemberPublic:
         """Only the speaker themselves."""
-        return await rooms.unmute(caller, room_id, handle)
+        return await membership.unmute(caller, room_id, handle)
 
     @post(MEMBER + "/remove", operation_id="removeMember", status_code=HTTP_200_OK)
     async def remove(self, room_id: FromPath[str], handle: FromPath[str],
                      caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> MemberPublic:
-        return await rooms.remove(caller, room_id, handle)
+                     membership: NamedDependency[MembershipService]) -> MemberPublic:
+        return await membership.remove(caller, room_id, handle)
 
     @post(MEMBER + "/block", operation_id="blockMember", status_code=HTTP_200_OK)
     async def block(self, room_id: FromPath[str], handle: FromPath[str],
                     caller: NamedDependency[Account],
-                    rooms: NamedDependency[RoomService]) -> MemberPublic:
-        return await rooms.block(caller, room_id, handle)
+                    membership: NamedDependency[MembershipService]) -> MemberPublic:
+        return await membership.block(caller, room_id, handle)
 
     @post(MEMBER + "/unblock", operation_id="unblockMember", status_code=HTTP_204_NO_CONTENT)
     async def unblock(self, room_id: FromPath[str], handle: FromPath[str],
                       caller: NamedDependency[Account],
-                      rooms: NamedDependency[RoomService]) -> None:
-        await rooms.unblock(caller, room_id, handle)
+                      membership: NamedDependency[MembershipService]) -> None:
+        await membership.unblock(caller, room_id, handle)
 
     @post(ROOM + "/reactions", operation_id="react", status_code=HTTP_204_NO_CONTENT)
     async def react(self, room_id: FromPath[str], data: JSONBody[ReactionCreate],
@@ -225,10 +231,11 @@ class RoomController(Controller):
     @websocket(ROOM + "/media")
     async def media(self, socket: WebSocket[Any, Any, Any], room_id: FromPath[str],
                     rooms: NamedDependency[RoomService],
+                    membership: NamedDependency[MembershipService],
                     accounts: NamedDependency[AccountService]) -> None:
         """Live audio (WebRTC through the media server): JSON messages carrying SDP; see
         `roomscribe.rooms.stage`. Anyone who may follow the room listens; voices speak."""
-        await sockets.serve_media(socket, room_id, rooms, accounts)
+        await sockets.serve_media(socket, room_id, rooms, membership, accounts)
 
     @websocket(ROOM + "/captions")
     async def captions(self, socket: WebSocket[Any, Any, Any], room_id: FromPath[str],

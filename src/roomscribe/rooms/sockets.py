@@ -31,13 +31,14 @@ from roomscribe.rooms.live import (
     INTERNAL,
     LEFT,
     SHUTDOWN,
+    Attendee,
     Close,
     Connection,
-    Listener,
     LiveRoom,
     LiveRooms,
     close_for,
 )
+from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.service import RoomService
 from roomscribe.rooms.stage import StageSession
 
@@ -161,7 +162,7 @@ async def open_event_stream(rooms: RoomService, viewer: Account | None, room_id:
     return ServerSentEvent(_sse_messages(rooms.live, live, who, conn))
 
 
-async def _sse_messages(hub: LiveRooms, live: LiveRoom, who: Listener | None,
+async def _sse_messages(hub: LiveRooms, live: LiveRoom, who: Attendee | None,
                         conn: Connection) -> AsyncIterator[ServerSentEventMessage]:
     try:
         async for data in hub.relay(live, conn, who):
@@ -191,7 +192,7 @@ async def _close(socket: WebSocket[Any, Any, Any], close: Close) -> None:
 
 
 async def serve_media(socket: WebSocket[Any, Any, Any], room_id: str, rooms: RoomService,
-                      accounts: AccountService) -> None:
+                      membership: MembershipService, accounts: AccountService) -> None:
     """A page's live audio: who it is, whether they may follow the room, then its session."""
     await socket.accept()
     media = rooms.media
@@ -200,7 +201,8 @@ async def serve_media(socket: WebSocket[Any, Any, Any], room_id: str, rooms: Roo
         await rooms.join_captions(viewer, room_id)
         if media is None:
             raise Unavailable("this server runs no media server; the room has captions only")
-        session = StageSession(socket, rooms, media, room_id, viewer, client_address(socket))
+        session = StageSession(socket, rooms, membership, media, room_id, viewer,
+                               client_address(socket))
     except RoomscribeError as err:
         await _close(socket, close_for(err))
         return

@@ -40,6 +40,7 @@ from roomscribe.errors import InvalidInput, RoomscribeError
 from roomscribe.rooms.audio import SpeakerFeed
 from roomscribe.rooms.live import ENDED, LEFT, Close, Connection, close_for
 from roomscribe.rooms.media import RoomMedia
+from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.service import RoomService
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,12 @@ MAX_SDP = 32 * 1024
 class StageSession:
     """One media socket; see the module docstring."""
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], rooms: RoomService, media: RoomMedia,
-                 room_id: str, viewer: Account | None, address: str) -> None:
+    def __init__(self, socket: WebSocket[Any, Any, Any], rooms: RoomService,
+                 membership: MembershipService, media: RoomMedia, room_id: str,
+                 viewer: Account | None, address: str) -> None:
         self.socket = socket
         self.rooms = rooms
+        self.membership = membership
         self.media = media
         self.room_id = room_id
         self.viewer = viewer
@@ -134,7 +137,7 @@ class StageSession:
         elif kind == "mute":
             if self.viewer is None or self.speaking is None:
                 raise InvalidInput("only a speaker on the stage mutes themselves here")
-            change = self.rooms.mute if request["muted"] else self.rooms.unmute
+            change = self.membership.mute if request["muted"] else self.membership.unmute
             await change(self.viewer, self.room_id, self.viewer.handle)
         else:
             raise ValueError(kind)

@@ -18,6 +18,7 @@ from roomscribe.accounts.service import parse
 from roomscribe.accounts.tables import Account
 from roomscribe.errors import InvalidInput
 from roomscribe.params import Id
+from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -113,33 +114,33 @@ class RoomActionController(Controller):
     @post("/request")
     async def ask(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                   data: FormData, page_caller: NamedDependency[Account],
-                  rooms: NamedDependency[RoomService]) -> Response[Any]:
+                  membership: NamedDependency[MembershipService]) -> Response[Any]:
         consent = checked(data, "consent")
-        await _consented(rooms.request_to_speak(page_caller, room_id,
+        await _consented(membership.request_to_speak(page_caller, room_id,
                                                 SpeakRequestCreate(consent=consent)), consent)
         return done(request, data, "You asked to speak. A host will answer.", _room(room_id))
 
     @post("/request/withdraw")
     async def withdraw(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                        data: FormData, page_caller: NamedDependency[Account],
-                       rooms: NamedDependency[RoomService]) -> Response[Any]:
-        await rooms.withdraw_request(page_caller, room_id, page_caller.handle)
+                       membership: NamedDependency[MembershipService]) -> Response[Any]:
+        await membership.withdraw_request(page_caller, room_id, page_caller.handle)
         return done(request, data, "Your request to speak is withdrawn.", _room(room_id))
 
     @post("/invitation/accept")
     async def accept(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                      data: FormData, page_caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> Response[Any]:
+                     membership: NamedDependency[MembershipService]) -> Response[Any]:
         consent = checked(data, "consent")
-        await _consented(rooms.accept_invitation(page_caller, room_id,
+        await _consented(membership.accept_invitation(page_caller, room_id,
                                                  InvitationAccept(consent=consent)), consent)
         return done(request, data, "You are a speaker now.", f"/r/{room_id}/speak")
 
     @post("/invitation/decline")
     async def decline(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                       data: FormData, page_caller: NamedDependency[Account],
-                      rooms: NamedDependency[RoomService]) -> Response[Any]:
-        await rooms.withdraw_invitation(page_caller, room_id, page_caller.handle)
+                      membership: NamedDependency[MembershipService]) -> Response[Any]:
+        await membership.withdraw_invitation(page_caller, room_id, page_caller.handle)
         return done(request, data, "Invitation declined.", _room(room_id))
 
     # -- people, for hosts and co-hosts (mute and unmute also for oneself) -----------------------
@@ -147,8 +148,8 @@ class RoomActionController(Controller):
     @post("/invitations")
     async def invite(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                      data: FormData, page_caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> Response[Any]:
-        member = await rooms.invite(page_caller, room_id,
+                     membership: NamedDependency[MembershipService]) -> Response[Any]:
+        member = await membership.invite(page_caller, room_id,
                                     parse(InvitationCreate, {"handle": value(data, "handle")}))
         return done(request, data, f"{member.display_name} is invited to speak.",
                     _console(room_id))
@@ -157,32 +158,32 @@ class RoomActionController(Controller):
     async def uninvite(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                        handle: FromPath[str], data: FormData,
                        page_caller: NamedDependency[Account],
-                       rooms: NamedDependency[RoomService]) -> Response[Any]:
-        await rooms.withdraw_invitation(page_caller, room_id, handle)
+                       membership: NamedDependency[MembershipService]) -> Response[Any]:
+        await membership.withdraw_invitation(page_caller, room_id, handle)
         return done(request, data, "Invitation withdrawn.", _console(room_id))
 
     @post(PERSON + "/approve")
     async def approve(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                       handle: FromPath[str], data: FormData,
                       page_caller: NamedDependency[Account],
-                      rooms: NamedDependency[RoomService]) -> Response[Any]:
-        member = await rooms.approve(page_caller, room_id, handle)
+                      membership: NamedDependency[MembershipService]) -> Response[Any]:
+        member = await membership.approve(page_caller, room_id, handle)
         return done(request, data, f"{member.display_name} may speak now.", _console(room_id))
 
     @post(PERSON + "/decline")
     async def refuse(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                      handle: FromPath[str], data: FormData,
                      page_caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> Response[Any]:
-        await rooms.withdraw_request(page_caller, room_id, handle)
+                     membership: NamedDependency[MembershipService]) -> Response[Any]:
+        await membership.withdraw_request(page_caller, room_id, handle)
         return done(request, data, "Request declined.", _console(room_id))
 
     @post(PERSON + "/role")
     async def set_role(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                        handle: FromPath[str], data: FormData,
                        page_caller: NamedDependency[Account],
-                       rooms: NamedDependency[RoomService]) -> Response[Any]:
-        member = await rooms.set_role(page_caller, room_id, handle,
+                       membership: NamedDependency[MembershipService]) -> Response[Any]:
+        member = await membership.set_role(page_caller, room_id, handle,
                                       parse(RoleChange, {"role": value(data, "role")}))
         return done(request, data, f"{member.display_name} is now a {ROLE_NAMES[member.role]}.",
                     _console(room_id))
@@ -191,16 +192,16 @@ class RoomActionController(Controller):
     async def revoke(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                      handle: FromPath[str], data: FormData,
                      page_caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> Response[Any]:
-        member = await rooms.revoke(page_caller, room_id, handle)
+                     membership: NamedDependency[MembershipService]) -> Response[Any]:
+        member = await membership.revoke(page_caller, room_id, handle)
         return done(request, data, f"{member.display_name} is a listener now.",
                     _console(room_id))
 
     @post(PERSON + "/mute")
     async def mute(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                    handle: FromPath[str], data: FormData, page_caller: NamedDependency[Account],
-                   rooms: NamedDependency[RoomService]) -> Response[Any]:
-        member = await rooms.mute(page_caller, room_id, handle)
+                   membership: NamedDependency[MembershipService]) -> Response[Any]:
+        member = await membership.mute(page_caller, room_id, handle)
         who = "You are" if member.handle == page_caller.handle else f"{member.display_name} is"
         return done(request, data, f"{who} muted.", _console(room_id))
 
@@ -208,24 +209,24 @@ class RoomActionController(Controller):
     async def unmute(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                      handle: FromPath[str], data: FormData,
                      page_caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> Response[Any]:
-        await rooms.unmute(page_caller, room_id, handle)
+                     membership: NamedDependency[MembershipService]) -> Response[Any]:
+        await membership.unmute(page_caller, room_id, handle)
         return done(request, data, "You are no longer muted.", f"/r/{room_id}/speak")
 
     @post(PERSON + "/remove")
     async def remove(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                      handle: FromPath[str], data: FormData,
                      page_caller: NamedDependency[Account],
-                     rooms: NamedDependency[RoomService]) -> Response[Any]:
-        member = await rooms.remove(page_caller, room_id, handle)
+                     membership: NamedDependency[MembershipService]) -> Response[Any]:
+        member = await membership.remove(page_caller, room_id, handle)
         return done(request, data, f"{member.display_name} is removed from the room.",
                     _console(room_id))
 
     @post(PERSON + "/block")
     async def block(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                     handle: FromPath[str], data: FormData, page_caller: NamedDependency[Account],
-                    rooms: NamedDependency[RoomService]) -> Response[Any]:
-        member = await rooms.block(page_caller, room_id, handle)
+                    membership: NamedDependency[MembershipService]) -> Response[Any]:
+        member = await membership.block(page_caller, room_id, handle)
         return done(request, data, f"{member.display_name} is blocked from the room.",
                     _console(room_id))
 
@@ -233,6 +234,6 @@ class RoomActionController(Controller):
     async def unblock(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                       handle: FromPath[str], data: FormData,
                       page_caller: NamedDependency[Account],
-                      rooms: NamedDependency[RoomService]) -> Response[Any]:
-        await rooms.unblock(page_caller, room_id, handle)
+                      membership: NamedDependency[MembershipService]) -> Response[Any]:
+        await membership.unblock(page_caller, room_id, handle)
         return done(request, data, "Unblocked.", _console(room_id))

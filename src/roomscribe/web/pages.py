@@ -23,6 +23,7 @@ from roomscribe.accounts.service import AccountService, IssuedToken
 from roomscribe.accounts.tables import Account, TokenKind
 from roomscribe.errors import Conflict, InvalidInput, NotAuthenticated
 from roomscribe.reports.service import ReportService
+from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.service import RoomService
 from roomscribe.rooms.tables import RoomState
 from roomscribe.web import forms, views
@@ -81,11 +82,12 @@ class PageController(Controller):
     async def room(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                    page_viewer: NamedDependency[Account | None],
                    rooms: NamedDependency[RoomService],
+                   membership: NamedDependency[MembershipService],
                    reports: NamedDependency[ReportService],
                    now: NamedDependency[datetime]) -> Template:
         """The listener page; anonymous visitors only where captions are public. A scheduled
         room counts down to its start; an ended one leads to its replay."""
-        page = await views.room_page(rooms, page_viewer, room_id)
+        page = await views.room_page(rooms, membership, page_viewer, room_id)
         room = page.room
         may_report = room.state is RoomState.ENDED and await asyncio.to_thread(
             reports.may_report, room.id, page_viewer.id if page_viewer else None)
@@ -104,31 +106,35 @@ class PageController(Controller):
 
     @get(ROOM + "/host")
     async def host(self, room_id: FromPath[str], page_caller: NamedDependency[Account],
-                   rooms: NamedDependency[RoomService]) -> Template:
+                   rooms: NamedDependency[RoomService],
+                   membership: NamedDependency[MembershipService]) -> Template:
         return render("host.html", page_caller, live_audio=views.live_audio(rooms),
-                      page=await views.host_page(rooms, page_caller, room_id))
+                      page=await views.host_page(rooms, membership, page_caller, room_id))
 
     @get(ROOM + "/speak")
     async def speak(self, room_id: FromPath[str], page_caller: NamedDependency[Account],
-                    rooms: NamedDependency[RoomService]) -> Template:
+                    rooms: NamedDependency[RoomService],
+                   membership: NamedDependency[MembershipService]) -> Template:
         return render("speak.html", page_caller, live_audio=views.live_audio(rooms),
-                      page=await views.speak_page(rooms, page_caller, room_id))
+                      page=await views.speak_page(rooms, membership, page_caller, room_id))
 
     @get(ROOM + "/panels/me")
     async def me_panel(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                        page_caller: NamedDependency[Account],
-                       rooms: NamedDependency[RoomService]) -> Template:
+                       rooms: NamedDependency[RoomService],
+                   membership: NamedDependency[MembershipService]) -> Template:
         """The viewer's own standing and actions, refreshed as it changes."""
         return render("panels/me.html", page_caller, here=here(request, f"/r/{room_id}"),
-                      page=await views.room_page(rooms, page_caller, room_id))
+                      page=await views.room_page(rooms, membership, page_caller, room_id))
 
     @get(ROOM + "/panels/console")
     async def console_panel(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                             page_caller: NamedDependency[Account],
-                            rooms: NamedDependency[RoomService]) -> Template:
+                            rooms: NamedDependency[RoomService],
+                   membership: NamedDependency[MembershipService]) -> Template:
         """The host console's people and pins, refreshed as they change."""
         return render("panels/console.html", page_caller, here=here(request, f"/r/{room_id}/host"),
-                      page=await views.host_page(rooms, page_caller, room_id))
+                      page=await views.host_page(rooms, membership, page_caller, room_id))
 
 
 class FormController(Controller):

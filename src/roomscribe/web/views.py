@@ -12,6 +12,7 @@ from typing import get_args
 from roomscribe.accounts.tables import Account
 from roomscribe.errors import Forbidden, NotAuthenticated, RoomscribeError
 from roomscribe.rooms import rules
+from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.schemas import Emoji, MemberPublic, PinPublic, RoomPublic
 from roomscribe.rooms.service import RoomService
 from roomscribe.rooms.tables import Role, RoomState
@@ -133,7 +134,7 @@ class RoomList:
 
 def live_audio(rooms: RoomService) -> bool:
     """Whether the pages offer live audio now (a media server runs and answers)."""
-    return rooms.media is not None and rooms.media.available
+    return rooms.live_audio
 
 
 async def room_list(rooms: RoomService, viewer: Account | None) -> RoomList:
@@ -145,9 +146,10 @@ async def room_list(rooms: RoomService, viewer: Account | None) -> RoomList:
                     [r for r in found if r.state is RoomState.SCHEDULED])
 
 
-async def room_page(rooms: RoomService, viewer: Account | None, room_id: str) -> RoomPage:
+async def room_page(rooms: RoomService, membership: MembershipService, viewer: Account | None,
+                    room_id: str) -> RoomPage:
     room = await rooms.get(viewer, room_id)
-    members = await rooms.members(viewer, room_id)
+    members = await membership.members(viewer, room_id)
     pins = await rooms.pins(viewer, room_id)
     return RoomPage(room, standing(viewer, members),
                     [m for m in members if m.role in rules.VOICES], pins)
@@ -162,27 +164,27 @@ async def public_room(rooms: RoomService, room_id: str) -> RoomPublic:
                         "to follow it") from None
 
 
-async def speak_page(rooms: RoomService, viewer: Account, room_id: str) -> RoomPage:
-    page = await room_page(rooms, viewer, room_id)
+async def speak_page(rooms: RoomService, membership: MembershipService, viewer: Account,
+                     room_id: str) -> RoomPage:
+    page = await room_page(rooms, membership, viewer, room_id)
     if page.me is None or not page.me.voice:
         raise Forbidden("only the host, co-hosts and speakers of this room use the microphone")
     return page
 
 
-async def people(rooms: RoomService, viewer: Account, room_id: str) -> People:
-    requests = await rooms.requests(viewer, room_id)  # refuses all but moderators
-    members = await rooms.members(viewer, room_id)
+async def people(rooms: RoomService, membership: MembershipService, viewer: Account,
+                 room_id: str) -> People:
+    requests = await membership.requests(viewer, room_id)  # refuses all but moderators
+    members = await membership.members(viewer, room_id)
     me = standing(viewer, members)
     assert me is not None
     invited = [m for m in members if m.role is Role.LISTENER and m.invited_at is not None]
     found = People(me=me, voices=[m for m in members if m.role in rules.VOICES],
                    requests=requests, invited=invited,
                    blocked=[m for m in members if m.role is Role.BLOCKED])
-    live = rooms.live.get(room_id)
-    if live is None:
+    roster = rooms.roster(room_id)
+    if roster is None:
         return found
-    # Who is present lives only in the live room's memory; its roster event has it all.
-    roster = live.roster_event()
     pending = {m.handle for m in (*requests, *invited)}
     return replace(
         found, listeners=[Listener(p["id"], p["name"]) for p in roster["listeners"]
@@ -191,8 +193,9 @@ async def people(rooms: RoomService, viewer: Account, room_id: str) -> People:
         streaming=frozenset(v["id"] for v in roster["voices"] if v["streaming"]))
 
 
-async def host_page(rooms: RoomService, viewer: Account, room_id: str) -> HostPage:
-    found = await people(rooms, viewer, room_id)
+async def host_page(rooms: RoomService, membership: MembershipService, viewer: Account,
+                    room_id: str) -> HostPage:
+    found = await people(rooms, membership, viewer, room_id)
     return HostPage(await rooms.get(viewer, room_id), found, await rooms.pins(viewer, room_id))
 
 

@@ -24,7 +24,7 @@ from roomscribe.rooms.live import (
     Close,
     Connection,
     DroppingSubscriber,
-    Listener,
+    Attendee,
     LiveRoom,
     LiveRooms,
     Voice,
@@ -237,7 +237,7 @@ async def test_mute_reaches_the_open_audio_socket(hub: LiveRooms) -> None:
 async def test_reactions_are_limited_per_account_per_window(hub: LiveRooms,
                                                             clock: Clock) -> None:
     room = live_room(hub)
-    ada, bob = Listener(1, "ada", "Ada"), Listener(2, "bob", "Bob")
+    ada, bob = Attendee(1, "ada", "Ada"), Attendee(2, "bob", "Bob")
     for _ in range(REACTION_LIMIT):
         hub.react(room, ada, "🔥")
     with pytest.raises(Conflict):
