@@ -128,7 +128,7 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from roomscribe import app
-    from roomscribe.rooms.live import LiveRooms
+    from roomscribe.rooms.live_rooms import LiveRooms
 
     if args.roster_delay is not None:
         # The experiment: the rooms lifespan builds LiveRooms with the default delay.

@@ -51,7 +51,7 @@ from roomscribe.retention.routes import AdminRetentionController
 from roomscribe.retention.scheduler import RetentionScheduler
 from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.audio import AudioSink, CaptionSource
-from roomscribe.rooms.live import SUBSCRIBER_BACKLOG, DroppingSubscriber, LiveLimits, LiveRooms
+from roomscribe.rooms.live_rooms import LiveLimits, LiveRooms
 from roomscribe.rooms.media import RoomMedia
 from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.records import was_present
@@ -338,9 +338,9 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
     and Silero) or the `clock` the retention policy reads (`app.state.clock`; a `ManualClock`
     moves time)."""
     settings = settings or get_settings()
-    channels = ChannelsPlugin(
-        backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True,
-        subscriber_max_backlog=SUBSCRIBER_BACKLOG, subscriber_class=DroppingSubscriber)
+    # Unbounded subscriber backlogs: each room's one feed only offers, never waits, and each
+    # listener's backlog is bounded where it waits (`rooms.outlet`).
+    channels = ChannelsPlugin(backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True)
     return Litestar(
         route_handlers=[health, AccountController, SessionController, RoomController,
                         RecordingController, TranscriptController, SearchController,

@@ -26,7 +26,7 @@ from roomscribe.accounts.service import is_following, require_account
 from roomscribe.accounts.tables import Account, utcnow
 from roomscribe.errors import Conflict, Forbidden, NotFound
 from roomscribe.rooms import records, rules
-from roomscribe.rooms.live import BLOCKED, REMOVED, Close
+from roomscribe.rooms.connection import BLOCKED, REMOVED, Close
 from roomscribe.rooms.schemas import (
     InvitationAccept,
     InvitationCreate,

@@ -33,7 +33,9 @@ from roomscribe.config import Settings
 from roomscribe.errors import Conflict, Forbidden, ModelUnavailable
 from roomscribe.rooms import records, rules
 from roomscribe.rooms.audio import AudioSink, CaptionSource, SpeakerFeed
-from roomscribe.rooms.live import Attendee, Connection, LiveRoom, LiveRooms
+from roomscribe.rooms.connection import Connection
+from roomscribe.rooms.live_room import Attendee, LiveRoom
+from roomscribe.rooms.live_rooms import LiveRooms
 from roomscribe.rooms.media import RoomMedia
 from roomscribe.rooms.schemas import (
     PinCreate,

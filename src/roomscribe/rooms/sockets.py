@@ -1,9 +1,10 @@
 """A room's streams on the wire: speaker audio in (WebSocket), room events out (WebSocket, SSE).
 
-Close codes are listed in `roomscribe.rooms.live`. A refused socket is accepted and then closed
-with its code and reason, because a close before accepting reaches a browser as a bare failed
-handshake with neither. Each socket runs in its own task and every failure is contained in it: a
-bad frame or a crashed caption stream closes that socket only, the room and other streams carry on.
+Close codes are listed in `roomscribe.rooms.connection`. A refused socket is accepted and then
+closed with its code and reason, because a close before accepting reaches a browser as a bare
+failed handshake with neither. Each socket runs in its own task and every failure is contained in
+it: a bad frame or a crashed caption stream closes that socket only, the room and other streams
+carry on.
 
 Over SSE the events are the same JSON messages (no `event:` names, so `onmessage` sees them all);
 when the stream ends, a last message `{"type": "close", "code", "reason"}` says why, with the code
@@ -27,17 +28,9 @@ from roomscribe.accounts.service import AccountService
 from roomscribe.accounts.tables import Account
 from roomscribe.errors import NotAuthenticated, RoomscribeError, Unavailable
 from roomscribe.rooms.audio import FrameChecker, Pacer, SpeakerFeed
-from roomscribe.rooms.live import (
-    INTERNAL,
-    LEFT,
-    SHUTDOWN,
-    Attendee,
-    Close,
-    Connection,
-    LiveRoom,
-    LiveRooms,
-    close_for,
-)
+from roomscribe.rooms.connection import INTERNAL, LEFT, SHUTDOWN, Close, Connection, close_for
+from roomscribe.rooms.live_room import Attendee, LiveRoom
+from roomscribe.rooms.live_rooms import LiveRooms
 from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.service import RoomService
 from roomscribe.rooms.stage import StageSession
@@ -165,7 +158,7 @@ async def open_event_stream(rooms: RoomService, viewer: Account | None, room_id:
 async def _sse_messages(hub: LiveRooms, live: LiveRoom, who: Attendee | None,
                         conn: Connection) -> AsyncIterator[ServerSentEventMessage]:
     try:
-        async for data in hub.relay(live, conn, who):
+        async for data in hub.pull(live, conn, who):
             yield ServerSentEventMessage(data=data.decode())
     except RoomscribeError as err:  # refused at the last moment (see `LiveRooms.admit`)
         conn.stop(close_for(err))

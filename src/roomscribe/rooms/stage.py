@@ -20,7 +20,8 @@ JSON messages, each with a `type`:
                                        4001: replaced by a newer connection): listen instead
       renegotiate                      the media server is back: offer (or listen) again
 
-The socket closes with the codes of `rooms.live` (4000 room ended, 4002 removed, 4003 blocked…).
+The socket closes with the codes of `rooms.connection` (4000 room ended, 4002 removed, 4003
+blocked…).
 Received audio is handled as the audio socket's is: each 20 ms frame goes to the speaker's
 `SpeakerFeed` (captions, and the track in a recorded room), nothing while they are muted.
 """
@@ -38,7 +39,7 @@ from litestar import WebSocket
 from roomscribe.accounts.tables import Account
 from roomscribe.errors import InvalidInput, RoomscribeError
 from roomscribe.rooms.audio import SpeakerFeed
-from roomscribe.rooms.live import ENDED, LEFT, Close, Connection, close_for
+from roomscribe.rooms.connection import ENDED, LEFT, Close, Connection, close_for
 from roomscribe.rooms.media import RoomMedia
 from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.service import RoomService

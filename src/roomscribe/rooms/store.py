@@ -20,7 +20,8 @@ from sqlmodel import Session
 from roomscribe.accounts.tables import Account
 from roomscribe.db import session_scope
 from roomscribe.rooms import records, rules
-from roomscribe.rooms.live import LiveRoom, LiveRooms
+from roomscribe.rooms.live_room import LiveRoom
+from roomscribe.rooms.live_rooms import LiveRooms
 from roomscribe.rooms.schemas import RoomPublic
 from roomscribe.rooms.tables import Member, Room
 

@@ -21,7 +21,9 @@ from roomscribe.app import create_app
 from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.errors import ModelUnavailable
-from roomscribe.rooms.live import BLOCKED, SUBSCRIBER_BACKLOG, Connection, LiveRoom
+from roomscribe.rooms.connection import BLOCKED, Connection
+from roomscribe.rooms.live_room import LiveRoom
+from roomscribe.rooms.live_rooms import SUBSCRIBER_BACKLOG
 from roomscribe.rooms.tables import Member
 
 

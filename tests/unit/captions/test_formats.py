@@ -192,8 +192,11 @@ def test_any_transcript_renders_valid_files_that_round_trip(
     srt = render(segments, "srt", max_line=max_line)
     assert check_srt(srt, max_line=max_line).hard == ()
     assert check_srt(srt, max_line=max_line).soft == ()
-    read_back = webvtt.from_buffer(io.StringIO(srt), format="srt").captions
     cues = build_cues(segments, max_line=max_line, speaker_labels=True)
+    if not cues:  # only blanks were said: an empty file (which webvtt-py refuses to read)
+        assert srt.strip() == "" and spoken == ""
+        return
+    read_back = webvtt.from_buffer(io.StringIO(srt), format="srt").captions
     assert len(read_back) == len(cues)
     text = ""
     for caption, cue in zip(read_back, cues, strict=True):

@@ -13,7 +13,7 @@ const KEEP = 1000; // finals kept on the page: hours of talk, bounded memory
 const REMEMBER = 5000; // finals' seq numbers remembered, to skip the ones a reconnect replays
 const BOTTOM_SLACK = 8; // pixels from the end that still count as "at the live edge"
 
-// Close codes (roomscribe.rooms.live) after which reconnecting cannot help.
+// Close codes (roomscribe.rooms.connection) after which reconnecting cannot help.
 const FINAL = {
   4000: "The room has ended.",
   4002: "You were removed from the room.",

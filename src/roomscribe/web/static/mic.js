@@ -6,7 +6,7 @@ import { socketUrl } from "./sockets.js";
 
 const FRAME_MS = 100;
 
-// Close codes of the audio socket (roomscribe.rooms.live), in words.
+// Close codes of the audio socket (roomscribe.rooms.connection), in words.
 const CLOSED = {
   1000: "Microphone off.",
   4000: "The room has ended. Microphone off.",

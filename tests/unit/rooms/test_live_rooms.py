@@ -14,21 +14,16 @@ from litestar.channels.backends.memory import MemoryChannelsBackend
 
 from roomscribe.captions.events import CaptionEvent, CaptionSink, Speaker
 from roomscribe.errors import Conflict, NotFound
-from roomscribe.rooms.live import (
+from roomscribe.rooms.connection import (
     BLOCKED,
     ENDED,
-    REACTION_LIMIT,
     REPLACED,
     REVOKED,
     TOO_SLOW,
-    Close,
     Connection,
-    DroppingSubscriber,
-    Attendee,
-    LiveRoom,
-    LiveRooms,
-    Voice,
 )
+from roomscribe.rooms.live_room import Attendee, LiveRoom, Voice
+from roomscribe.rooms.live_rooms import REACTION_LIMIT, LiveRooms
 from roomscribe.rooms.tables import Role
 
 BACKLOG = 8
@@ -50,8 +45,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def hub(clock: Clock) -> AsyncIterator[LiveRooms]:
-    plugin = ChannelsPlugin(backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True,
-                            subscriber_max_backlog=BACKLOG, subscriber_class=DroppingSubscriber)
+    plugin = ChannelsPlugin(backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True)
     await plugin.__aenter__()
     hub = LiveRooms(plugin, clock=clock, roster_delay=0.0, end_grace=0.05, backlog=BACKLOG)
     yield hub
@@ -105,7 +99,7 @@ async def aged_history(hub: LiveRooms, clock: Clock) -> tuple[LiveRoom, CaptionS
 async def test_a_joiner_gets_the_snapshot_then_finals_of_the_last_two_minutes(
         hub: LiveRooms, clock: Clock) -> None:
     room, sink = await aged_history(hub, clock)
-    events = hub.relay(room, Connection(account_id=None), None)
+    events = hub.pull(room, Connection(account_id=None), None)
     snapshot = await take(events, 3)
     assert [e["type"] for e in snapshot] == ["room", "roster", "pins"]
     assert [e["seq"] for e in await take(events, 1)] == [2]
@@ -127,12 +121,12 @@ async def test_history_is_forgotten_as_it_ages_even_without_joiners(
 async def test_events_in_flight_while_joining_are_not_sent_twice(hub: LiveRooms) -> None:
     room = live_room(hub)
     sink = hub.caption_sink(room)
-    events = hub.relay(room, Connection(account_id=None), None)
+    events = hub.pull(room, Connection(account_id=None), None)
     await sink(caption(0))  # published before the relay has even subscribed
     await take(events, 3)
     assert (await take(events, 1))[0]["seq"] == 0
     await sink(caption(1))
-    # caption 0 reaches the subscriber too, but it already came as history.
+    # caption 0 may reach the feed too, but it already came as history.
     assert (await captions(events, 1))[0]["seq"] == 1
     await events.aclose()
 
@@ -142,8 +136,8 @@ async def test_a_slow_subscriber_is_dropped_and_the_others_get_everything(
     room = live_room(hub)
     sink = hub.caption_sink(room)
     slow_conn, fast_conn = Connection(account_id=None), Connection(account_id=None)
-    slow = hub.relay(room, slow_conn, None)
-    fast = hub.relay(room, fast_conn, None)
+    slow = hub.pull(room, slow_conn, None)
+    fast = hub.pull(room, fast_conn, None)
     await take(slow, 3)
     await take(fast, 3)
     received: list[object] = []
@@ -161,21 +155,11 @@ async def test_a_slow_subscriber_is_dropped_and_the_others_get_everything(
     assert slow_conn.stopping and await slow_conn.stopped() == TOO_SLOW
     assert received == list(range(BACKLOG * 3))
     assert not fast_conn.stopping
-    # The dropped relay ends at once, its backlog discarded.
+    # The dropped listener's stream ends at once, its backlog discarded.
     assert [e async for e in slow] == []
     reader.cancel()
     await asyncio.gather(reader, return_exceptions=True)
     await fast.aclose()
-
-
-async def test_the_end_marker_never_waits_behind_a_full_backlog(hub: LiveRooms) -> None:
-    subscriber = await hub.channels.subscribe("x")
-    assert isinstance(subscriber, DroppingSubscriber)
-    for i in range(BACKLOG):
-        assert subscriber.put_nowait(b"%d" % i)
-    assert not subscriber.put_nowait(b"overflow") and subscriber.overflowed
-    await asyncio.wait_for(hub.channels.unsubscribe(subscriber, "x"), 1)
-    assert [e async for e in subscriber.iter_events()] == []
 
 
 async def test_ending_flushes_speakers_then_tells_and_closes_everyone(hub: LiveRooms) -> None:
@@ -191,7 +175,7 @@ async def test_ending_flushes_speakers_then_tells_and_closes_everyone(hub: LiveR
 
     socket_task = asyncio.create_task(speaker_socket())
     listener = Connection(account_id=None)
-    events = hub.relay(room, listener, None)
+    events = hub.pull(room, listener, None)
     await take(events, 3)
     await hub.end(room)
     assert [e["type"] for e in await captions(events, 2)] == ["final", "room"]
@@ -257,13 +241,6 @@ async def test_pins(hub: LiveRooms) -> None:
         hub.unpin(room, pins[0].id)
     assert [p.id for p in room.pins] == [2, 3, 4, 5]
     assert room.pins_event()["pins"][0]["pinned_at"].endswith("Z")
-
-
-def test_close_codes_are_distinct() -> None:
-    from roomscribe.rooms import live
-
-    closes = [v for v in vars(live).values() if isinstance(v, Close)]
-    assert len({c.code for c in closes}) == len(closes)
 
 
 class Socket:

@@ -1,79 +1,58 @@
-"""Live rooms in memory: event fan-out, late-joiner history, ephemeral extras, open connections.
+"""Every live room of this process: publishing to their channels, fan-out to listeners, room
+extras, moderation and the end.
 
 Each live room has one channel on Litestar's ChannelsPlugin (memory backend now; Redis later is a
-different backend in `app.py` plus moving the small per-room state below out of the process).
-Everything a listener sees travels on that channel as one JSON text message with a `type`:
-
-    partial, final   caption events, exactly `CaptionEvent.to_json()` (roomscribe.captions.events)
-    room             {"room", "state", "title", "record", "captions_public", "epoch"}
-    roster           {"room", "voices": [{"id", "name", "role", "muted", "streaming"}],
-                      "listeners": [{"id", "name"}] (at most 100), "listener_count", "anonymous"}
-    reaction         {"room", "emoji", "from": {"id", "name"}}
-    pins             {"room", "pins": [{"id", "url", "title", "pinned_at"}]}
-
-A joiner first receives the current `room`, `roster` and `pins`, then the finals of the last two
-minutes, then the live stream. Caption `seq` numbers count from 0 again when a server restarts
-(they live in its memory), so the `room` event carries an `epoch` that changes with them: a client
-that sees a new epoch forgets the numbers it has seen instead of dropping new captions as repeats.
-Pins, reactions and that history live only here, in memory: they are gone when the room ends and
-never archived.
+different backend in `app.py` plus moving the small per-room state of `live_room.py` out of the
+process). Everything a listener sees travels on that channel as one JSON text message (the event
+types are listed in `rooms.live_room`).
 
 In each process a room has one subscription to its channel (its feed), which offers every event
-to each WebSocket listener's `Outlet` in turn: the send happens on the spot, with no queue or
-task per listener unless that socket must wait (see `rooms.outlet`; this halved the CPU of a
-delivery at 5,000 listeners). Server-Sent Events listeners, which pull, each have a subscriber of
-their own (`relay`). Either way a listener holds at most SUBSCRIBER_BACKLOG unsent events; one that
-falls further behind is dropped (closed with 4008) instead of silently losing captions or slowing
-the publisher, so one stalled phone never delays anyone else's captions.
-
-WebSocket close codes, shared by the audio and caption sockets. Refusals mirror the REST API:
-4000 + the HTTP status the same refusal gets there.
-
-    4000  room ended (the host ended it)
-    4001  replaced: the same speaker opened a newer audio connection
-    4002  removed from the room by a host or co-host
-    4003  blocked from the room by a host or co-host
-    4004  no longer a speaker (revoked or demoted)
-    4008  too slow: fell more than SUBSCRIBER_BACKLOG events behind
-    4400  bad frame: text, empty, odd length, short before the last, or an audio container
-    4401  not signed in, or an unknown or expired token
-    4403  not allowed: not a speaker (audio), blocked (captions)
-    4404  unknown room
-    4409  room not live (scheduled, ended or cancelled)
-    4413  frame longer than 200 ms
-    4429  over a limit: audio faster than real time, too many connections from one account or
-          address, too many microphones for one account
-    4503  live captions unavailable (the speech model could not load, or captions cannot keep
-          up with this speaker: too much audio not yet heard)
-    1011  unexpected server error on this connection; the room and other streams carry on
+to each listener's `Outlet` in turn: the send happens on the spot, with no queue or task per
+listener unless that socket must wait (see `rooms.outlet`; this halved the CPU of a delivery at
+5,000 listeners). WebSocket listeners are sent to (`listen`); Server-Sent Events listeners pull
+through a one-place inbox fed by the same outlet (`pull`). A listener holds at most
+SUBSCRIBER_BACKLOG unsent events; one that falls further behind is dropped (closed with 4008)
+instead of silently losing captions or slowing the publisher, so one stalled phone never delays
+anyone else's captions. The feed's own subscription is unbounded: it only offers, never waits,
+so it keeps up whenever the event loop runs at all.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import msgspec
 from litestar.channels import ChannelsPlugin
-from litestar.channels.subscriber import BacklogStrategy, Subscriber
 
 from roomscribe.captions.events import CaptionEvent, CaptionSink
 from roomscribe.config import Settings
-from roomscribe.errors import Conflict, Forbidden, NotFound, RateLimited, RoomscribeError
+from roomscribe.errors import Conflict, Forbidden, NotFound, RateLimited
 from roomscribe.rooms.audio import Pacer
+from roomscribe.rooms.connection import (
+    BLOCKED,
+    ENDED,
+    INTERNAL,
+    LEFT,
+    REPLACED,
+    REVOKED,
+    SHUTDOWN,
+    TOO_SLOW,
+    Close,
+    Connection,
+)
+from roomscribe.rooms.live_room import Attendee, LiveRoom, Pin, Voice
 from roomscribe.rooms.outlet import Outlet, Send
-from roomscribe.rooms.tables import Role, RoomState
+from roomscribe.rooms.tables import RoomState
 
 SUBSCRIBER_BACKLOG = 512
 """Unsent events a listener may have queued before being dropped (tens of busy seconds)."""
-HISTORY_SECONDS = 120.0
 ROSTER_DELAY = 0.2
 """Roster changes within this many seconds go out as one event, so a crowd joining at once costs
 one roster message per listener instead of one per listener per joiner."""
@@ -90,7 +69,6 @@ AUDIO_FINISH_TIMEOUT = 30.0
 MAX_PINS = 5
 REACTION_LIMIT = 10
 REACTION_WINDOW = 10.0
-ROSTER_LISTENERS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,232 +89,8 @@ class LiveLimits:
                    audio_burst=settings.audio_burst_seconds)
 
 
-@dataclass(frozen=True, slots=True)
-class Close:
-    code: int
-    reason: str
-
-
-ENDED = Close(4000, "room ended")
-REPLACED = Close(4001, "replaced by a newer audio connection")
-REMOVED = Close(4002, "removed from the room")
-BLOCKED = Close(4003, "blocked from the room")
-REVOKED = Close(4004, "no longer a speaker")
-TOO_SLOW = Close(4008, "too slow: fell too far behind the room's events")
-LEFT = Close(1000, "client left")
-SHUTDOWN = Close(1001, "server shutting down")
-INTERNAL = Close(1011, "unexpected server error")
-
-
-def close_for(err: RoomscribeError) -> Close:
-    return Close(4000 + int(err.status), str(err) or type(err).__name__)
-
-
-class DroppingSubscriber(Subscriber):
-    """A subscriber whose backlog is bounded and which is dropped, not throttled, when it fills.
-
-    The plugin's own strategies either discard new events ("backoff") or old ones ("dropleft");
-    both leave a listener with holes in its captions without telling it.
-    """
-
-    def __init__(self, plugin: ChannelsPlugin, max_backlog: int | None = None,
-                 backlog_strategy: BacklogStrategy = "backoff") -> None:
-        super().__init__(plugin, max_backlog=max_backlog, backlog_strategy="backoff")
-        self.overflowed = False
-        self.on_overflow: Callable[[], None] | None = None
-
-    def put_nowait(self, item: bytes | None) -> bool:
-        if self.overflowed:
-            return False
-        if super().put_nowait(item):
-            return True
-        self.overflowed = True
-        if self.on_overflow is not None:
-            self.on_overflow()
-        return False
-
-    async def put(self, item: bytes | None) -> None:
-        if item is None:
-            self.end_now()
-        else:
-            await super().put(item)
-
-    def end_now(self) -> None:
-        """End the event stream at once, discarding the backlog.
-
-        Also the end-of-stream marker the plugin sends on unsubscribe, which must not wait behind
-        a full backlog that nobody will read any more.
-        """
-        while not self._queue.empty():
-            self._queue.get_nowait()
-            self._queue.task_done()
-        self._queue.put_nowait(None)
-
-
-class Connection:
-    """One open socket in a live room, and the way to end it from anywhere: a host action, the
-    end of the room, a full backlog, or the client leaving."""
-
-    def __init__(self, *, account_id: int | None, address: str | None = None) -> None:
-        self.account_id = account_id
-        self.address = address
-        """The client's address, which connection limits count by (None: not limited)."""
-        self._muted = False
-        self._on_mute: list[Callable[[bool], None]] = []
-        self._stop: asyncio.Future[Close] = asyncio.get_running_loop().create_future()
-        self._on_stop: list[Callable[[], None]] = []
-        self.finished = asyncio.Event()
-        """Set by the socket's owner once its cleanup (flushing captions) is complete."""
-
-    def stop(self, close: Close) -> None:
-        """Ask the connection to end; the first reason given wins."""
-        if self._stop.done():
-            return
-        self._stop.set_result(close)
-        for callback in self._on_stop:
-            callback()
-
-    @property
-    def muted(self) -> bool:
-        """A speaker's connection whose audio must reach no one (they or a moderator muted)."""
-        return self._muted
-
-    @muted.setter
-    def muted(self, muted: bool) -> None:
-        if muted != self._muted:
-            self._muted = muted
-            for callback in list(self._on_mute):
-                callback(muted)
-
-    def on_mute(self, callback: Callable[[bool], None]) -> None:
-        """Be told each time the connection is muted or unmuted."""
-        self._on_mute.append(callback)
-
-    def on_stop(self, callback: Callable[[], None]) -> None:
-        if self._stop.done():
-            callback()
-        else:
-            self._on_stop.append(callback)
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.done()
-
-    async def stopped(self) -> Close:
-        return await asyncio.shield(self._stop)
-
-
-@dataclass(slots=True)
-class Voice:
-    """Someone holding a voice role (host, co-host, speaker), as the roster shows them."""
-
-    handle: str
-    name: str
-    role: Role
-    muted: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Attendee:
-    account_id: int
-    handle: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Pin:
-    id: int
-    url: str
-    title: str
-    pinned_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        # The same form as the REST API's datetimes (pydantic writes UTC as "Z").
-        return {"id": self.id, "url": self.url, "title": self.title,
-                "pinned_at": self.pinned_at.isoformat().replace("+00:00", "Z")}
-
-
-@dataclass(slots=True)
-class LiveRoom:
-    """The in-memory side of one live room."""
-
-    id: str
-    title: str
-    record: bool
-    captions_public: bool
-    started_at: datetime
-    voices: dict[int, Voice]
-    blocked: set[int] = field(default_factory=set)
-    """Accounts blocked from the room: no socket of theirs is admitted."""
-    state: RoomState = RoomState.LIVE
-    pins: list[Pin] = field(default_factory=list)
-    connections: set[Connection] = field(default_factory=set)
-    audio: dict[int, Connection] = field(default_factory=dict)
-    hearing: set[Connection] = field(default_factory=set)
-    """Media sockets (live audio): closed by a removal, a block or the end like the others,
-    but not counted in the roster (their caption socket is)."""
-    present: dict[int, tuple[Attendee, int]] = field(default_factory=dict)
-    """Signed-in accounts with caption connections open, and how many each has open."""
-    anonymous: int = 0
-    finals: deque[tuple[float, int, bytes]] = field(default_factory=deque)
-    """(published at, seq, JSON) of recent finals, oldest first, for late joiners."""
-    reactions: dict[int, deque[float]] = field(default_factory=dict)
-    next_pin: int = 1
-    roster_task: asyncio.Task[None] | None = None
-    outlets: dict[Connection, tuple[Outlet, int]] = field(default_factory=dict)
-    """WebSocket listeners (`LiveRooms.listen`), each with the last caption `seq` its history
-    held: the feed skips captions up to it."""
-    feed: asyncio.Future[None] | None = None
-    """Resolved once the room's feed is subscribed to its channel."""
-    epoch: str = field(default_factory=lambda: secrets.token_hex(4))
-    """Names this run of the room's caption numbering (see the module docstring)."""
-
-    @property
-    def channel(self) -> str:
-        return f"room:{self.id}"
-
-    def room_time(self) -> float:
-        """Seconds since the room started: the time base of every caption."""
-        return max(0.0, (datetime.now(UTC) - self.started_at).total_seconds())
-
-    def room_event(self) -> dict[str, Any]:
-        return {"type": "room", "room": self.id, "state": str(self.state), "title": self.title,
-                "record": self.record, "captions_public": self.captions_public,
-                "epoch": self.epoch}
-
-    def roster_event(self) -> dict[str, Any]:
-        rank = {Role.HOST: 0, Role.COHOST: 1, Role.SPEAKER: 2}
-        voices = sorted(self.voices.items(), key=lambda kv: (rank.get(kv[1].role, 3), kv[1].name))
-        listeners = [who for who, _ in self.present.values()
-                     if who.account_id not in self.voices]
-        return {
-            "type": "roster", "room": self.id,
-            "voices": [{"id": v.handle, "name": v.name, "role": str(v.role), "muted": v.muted,
-                        "streaming": account_id in self.audio} for account_id, v in voices],
-            "listeners": [{"id": who.handle, "name": who.name}
-                          for who in sorted(listeners, key=lambda w: w.name)[:ROSTER_LISTENERS]],
-            "listener_count": len(listeners),
-            "anonymous": self.anonymous,
-        }
-
-    def pins_event(self) -> dict[str, Any]:
-        return {"type": "pins", "room": self.id, "pins": [p.to_json() for p in self.pins]}
-
-    def remember_final(self, now: float, seq: int, data: bytes) -> None:
-        self.finals.append((now, seq, data))
-        self._forget_before(now - HISTORY_SECONDS)
-
-    def recent_finals(self, now: float) -> list[tuple[int, bytes]]:
-        self._forget_before(now - HISTORY_SECONDS)
-        return [(seq, data) for _, seq, data in self.finals]
-
-    def _forget_before(self, cutoff: float) -> None:
-        while self.finals and self.finals[0][0] < cutoff:
-            self.finals.popleft()
-
-
 class _Head(msgspec.Struct):
-    """The fields a relay needs from an event, decoded without the rest (words, text)."""
+    """The fields the feed needs from an event, decoded without the rest (words, text)."""
 
     type: str
     seq: int | None = None
@@ -362,7 +116,7 @@ class LiveRooms:
         """Open caption connections by account id and by client address, across rooms."""
         self._pacers: dict[int, Pacer] = {}
         self.backlog = backlog
-        """Unsent events a WebSocket listener may have; SSE subscribers have the plugin's."""
+        """Unsent events a listener may have before it is dropped."""
         self.clock = clock
         self.roster_delay = roster_delay
         self.end_grace = end_grace
@@ -541,51 +295,11 @@ class LiveRooms:
             del room.audio[account_id]
             self.roster_changed(room)
 
-    async def relay(self, room: LiveRoom, conn: Connection,
-                    who: Attendee | None) -> AsyncGenerator[bytes, None]:
-        """The events one listener receives, from its joining snapshot until `conn` stops.
-
-        Subscribes before reading the history, so no event falls between the two; an event that
-        reaches both is recognised by its `seq` and sent once.
-        """
-        subscriber = await self.channels.subscribe(room.channel)
-        assert isinstance(subscriber, DroppingSubscriber), "app.py sets subscriber_class"
-        try:
-            self.admit(room, conn, voice=False)
-        except RoomscribeError:
-            await self.channels.unsubscribe(subscriber, room.channel)
-            raise
-        subscriber.on_overflow = lambda: conn.stop(TOO_SLOW)
-        conn.on_stop(subscriber.end_now)
-        self._join(room, conn, who)
-        try:
-            history = room.recent_finals(self.clock())
-            last_seq = history[-1][0] if history else -1
-            for event in (room.room_event(), room.roster_event(), room.pins_event()):
-                yield _encode(event)
-            for _, data in history:
-                yield data
-            async for data in subscriber.iter_events():
-                head = _decode_head(data)
-                if head.type in ("partial", "final") and (head.seq or 0) <= last_seq:
-                    continue
-                yield data
-                if head.type == "room" and head.state == RoomState.ENDED:
-                    conn.stop(ENDED)
-                    return
-        finally:
-            self._leave(room, conn, who)
-            # Runs even while the listener's task is being cancelled (it disconnected).
-            with anyio.CancelScope(shield=True):
-                await self.channels.unsubscribe(subscriber, room.channel)
-
     async def listen(self, room: LiveRoom, conn: Connection, who: Attendee | None, send: Send,
                      on_error: Callable[[Exception], None]) -> None:
         """Send `room`'s events to one listener through `send` until `conn` stops: the joining
-        snapshot first, then whatever the room's feed receives (see `rooms.outlet`).
-
-        The cheap path for WebSocket listeners; `relay` (a subscriber and a task each) serves
-        Server-Sent Events, which are pulled. Returns once the listener is attached.
+        snapshot first, then whatever the room's feed receives (see `rooms.outlet`). Returns once
+        the listener is attached.
         """
         await self._feed_ready(room)
         self.admit(room, conn, voice=False)
@@ -605,6 +319,37 @@ class LiveRooms:
 
         conn.on_stop(detach)
 
+    async def pull(self, room: LiveRoom, conn: Connection,
+                   who: Attendee | None) -> AsyncGenerator[bytes, None]:
+        """The same events for a client that pulls them (Server-Sent Events), until `conn` stops.
+
+        The outlet's sends go into a one-place inbox, so a client that stops pulling makes the
+        outlet wait and fill its backlog as a stalled socket does, and is dropped the same way.
+        A listener dropped or removed gets nothing more; one whose room ended gets everything up
+        to the ended event.
+        """
+        inbox: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1)
+
+        def failed(err: Exception) -> None:
+            conn.stop(INTERNAL)
+
+        await self.listen(room, conn, who, inbox.put, failed)
+        stopped = asyncio.ensure_future(conn.stopped())
+        try:
+            while not stopped.done():
+                taking = asyncio.ensure_future(inbox.get())
+                await asyncio.wait((taking, stopped), return_when=asyncio.FIRST_COMPLETED)
+                if taking.done():
+                    yield taking.result()
+                else:
+                    taking.cancel()
+            if stopped.result() is ENDED:
+                while not inbox.empty():
+                    yield inbox.get_nowait()
+        finally:
+            stopped.cancel()
+            conn.stop(LEFT)  # a no-op unless the client went away: detaches it
+
     async def _feed_ready(self, room: LiveRoom) -> None:
         if room.feed is None:
             room.feed = asyncio.get_running_loop().create_future()
@@ -619,14 +364,6 @@ class LiveRooms:
             ready.set_exception(err)
             room.feed = None
             raise
-        assert isinstance(subscriber, DroppingSubscriber), "app.py sets subscriber_class"
-        # Offering never waits, so the feed keeps up; if it ever fell behind, everyone would
-        # miss captions, so everyone is told (4008) and reconnects.
-        def overflowed() -> None:
-            for conn in list(room.outlets):
-                conn.stop(TOO_SLOW)
-
-        subscriber.on_overflow = overflowed
         ready.set_result(None)
         try:
             async for data in subscriber.iter_events():

@@ -1,0 +1,147 @@
+"""The in-memory side of one live room: who holds a voice, who is present, pins, recent finals.
+
+Everything a listener sees travels on the room's channel (`rooms.live_rooms`) as one JSON text
+message with a `type`:
+
+    partial, final   caption events, exactly `CaptionEvent.to_json()` (roomscribe.captions.events)
+    room             {"room", "state", "title", "record", "captions_public", "epoch"}
+    roster           {"room", "voices": [{"id", "name", "role", "muted", "streaming"}],
+                      "listeners": [{"id", "name"}] (at most 100), "listener_count", "anonymous"}
+    reaction         {"room", "emoji", "from": {"id", "name"}}
+    pins             {"room", "pins": [{"id", "url", "title", "pinned_at"}]}
+
+A joiner first receives the current `room`, `roster` and `pins`, then the finals of the last two
+minutes, then the live stream. Caption `seq` numbers count from 0 again when a server restarts
+(they live in its memory), so the `room` event carries an `epoch` that changes with them: a client
+that sees a new epoch forgets the numbers it has seen instead of dropping new captions as repeats.
+Pins, reactions and that history live only here, in memory: they are gone when the room ends and
+never archived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from roomscribe.rooms.connection import Connection
+from roomscribe.rooms.outlet import Outlet
+from roomscribe.rooms.tables import Role, RoomState
+
+HISTORY_SECONDS = 120.0
+"""How far back a joiner's history of finals goes."""
+ROSTER_LISTENERS = 100
+"""Listeners named in a roster event; the rest are counted."""
+
+
+@dataclass(slots=True)
+class Voice:
+    """Someone holding a voice role (host, co-host, speaker), as the roster shows them."""
+
+    handle: str
+    name: str
+    role: Role
+    muted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    account_id: int
+    handle: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    id: int
+    url: str
+    title: str
+    pinned_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        # The same form as the REST API's datetimes (pydantic writes UTC as "Z").
+        return {"id": self.id, "url": self.url, "title": self.title,
+                "pinned_at": self.pinned_at.isoformat().replace("+00:00", "Z")}
+
+
+@dataclass(slots=True)
+class LiveRoom:
+    """The in-memory side of one live room."""
+
+    id: str
+    title: str
+    record: bool
+    captions_public: bool
+    started_at: datetime
+    voices: dict[int, Voice]
+    blocked: set[int] = field(default_factory=set)
+    """Accounts blocked from the room: no socket of theirs is admitted."""
+    state: RoomState = RoomState.LIVE
+    pins: list[Pin] = field(default_factory=list)
+    connections: set[Connection] = field(default_factory=set)
+    audio: dict[int, Connection] = field(default_factory=dict)
+    hearing: set[Connection] = field(default_factory=set)
+    """Media sockets (live audio): closed by a removal, a block or the end like the others,
+    but not counted in the roster (their caption socket is)."""
+    present: dict[int, tuple[Attendee, int]] = field(default_factory=dict)
+    """Signed-in accounts with caption connections open, and how many each has open."""
+    anonymous: int = 0
+    finals: deque[tuple[float, int, bytes]] = field(default_factory=deque)
+    """(published at, seq, JSON) of recent finals, oldest first, for late joiners."""
+    reactions: dict[int, deque[float]] = field(default_factory=dict)
+    next_pin: int = 1
+    roster_task: asyncio.Task[None] | None = None
+    outlets: dict[Connection, tuple[Outlet, int]] = field(default_factory=dict)
+    """WebSocket listeners (`LiveRooms.listen`), each with the last caption `seq` its history
+    held: the feed skips captions up to it."""
+    feed: asyncio.Future[None] | None = None
+    """Resolved once the room's feed is subscribed to its channel."""
+    epoch: str = field(default_factory=lambda: secrets.token_hex(4))
+    """Names this run of the room's caption numbering (see the module docstring)."""
+
+    @property
+    def channel(self) -> str:
+        return f"room:{self.id}"
+
+    def room_time(self) -> float:
+        """Seconds since the room started: the time base of every caption."""
+        return max(0.0, (datetime.now(UTC) - self.started_at).total_seconds())
+
+    def room_event(self) -> dict[str, Any]:
+        return {"type": "room", "room": self.id, "state": str(self.state), "title": self.title,
+                "record": self.record, "captions_public": self.captions_public,
+                "epoch": self.epoch}
+
+    def roster_event(self) -> dict[str, Any]:
+        rank = {Role.HOST: 0, Role.COHOST: 1, Role.SPEAKER: 2}
+        voices = sorted(self.voices.items(), key=lambda kv: (rank.get(kv[1].role, 3), kv[1].name))
+        listeners = [who for who, _ in self.present.values()
+                     if who.account_id not in self.voices]
+        return {
+            "type": "roster", "room": self.id,
+            "voices": [{"id": v.handle, "name": v.name, "role": str(v.role), "muted": v.muted,
+                        "streaming": account_id in self.audio} for account_id, v in voices],
+            "listeners": [{"id": who.handle, "name": who.name}
+                          for who in sorted(listeners, key=lambda w: w.name)[:ROSTER_LISTENERS]],
+            "listener_count": len(listeners),
+            "anonymous": self.anonymous,
+        }
+
+    def pins_event(self) -> dict[str, Any]:
+        return {"type": "pins", "room": self.id, "pins": [p.to_json() for p in self.pins]}
+
+    def remember_final(self, now: float, seq: int, data: bytes) -> None:
+        self.finals.append((now, seq, data))
+        self._forget_before(now - HISTORY_SECONDS)
+
+    def recent_finals(self, now: float) -> list[tuple[int, bytes]]:
+        self._forget_before(now - HISTORY_SECONDS)
+        return [(seq, data) for _, seq, data in self.finals]
+
+    def _forget_before(self, cutoff: float) -> None:
+        while self.finals and self.finals[0][0] < cutoff:
+            self.finals.popleft()
+
