@@ -52,16 +52,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from helpers.speech import SPEECH_DIR, Clip, clips, wer
-from roomscribe.archive.index import Index, SegmentDoc, schema
-from roomscribe.archive.search import Asker, Order, search_sync
+from roomscribe.archive.audience import Asker
+from roomscribe.archive.documents import SegmentDoc, schema
+from roomscribe.archive.index import Index
+from roomscribe.archive.search import Order, search_sync
+from roomscribe.asr.engine import Transcriber
+from roomscribe.asr.offline import transcribe_track
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
 from roomscribe.pcm import SAMPLE_RATE
 from roomscribe.recordings.mixdown import mixdown
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader, TrackWriter
-from roomscribe.transcription.engine import Transcriber
-from roomscribe.transcription.offline import transcribe_track
 from roomscribe.visibility import Visibility
 
 SR = SAMPLE_RATE

@@ -45,13 +45,13 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from helpers.speech import Clip, clips, normalize, wer
+from roomscribe.asr.engine import Transcriber
+from roomscribe.asr.live_engine import LiveEngine
+from roomscribe.asr.results import Word
+from roomscribe.asr.streaming import agreed
 from roomscribe.captions.events import CaptionEvent, CaptionSink, LiveStream, Sequencer, Speaker
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
-from roomscribe.transcription.engine import Transcriber
-from roomscribe.transcription.live import LiveEngine
-from roomscribe.transcription.results import Word
-from roomscribe.transcription.streaming import agreed
 
 SR = ffmpeg.SAMPLE_RATE
 CHUNK = 0.1  # seconds per push, what a browser client sends

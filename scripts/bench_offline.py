@@ -30,13 +30,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from helpers.speech import SPEECH_DIR, Clip, manifest, wer
+from roomscribe.asr.engine import MAX_CLIP, DecodeOptions, Transcriber
+from roomscribe.asr.offline import speech_clips
+from roomscribe.asr.results import Segment
+from roomscribe.asr.vad import SileroVad
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
 from roomscribe.pcm import SAMPLE_RATE
-from roomscribe.transcription.engine import MAX_CLIP, DecodeOptions, Transcriber
-from roomscribe.transcription.offline import speech_clips
-from roomscribe.transcription.results import Segment
-from roomscribe.transcription.vad import SileroVad
 
 GAP = 1.0  # seconds of silence between joined clips in the batched run
 # The batched pipeline decodes each clip as one window; with timestamp tokens it drops sentences

@@ -34,7 +34,8 @@ from sqlmodel import SQLModel, col
 from roomscribe.audit.tables import AuditEvent
 from roomscribe.config import Settings
 from roomscribe.db import make_engine
-from roomscribe.retention.service import DirectoryPurger, Purger, RetentionService
+from roomscribe.retention.purgers import DirectoryPurger, Purger
+from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import Retention, RetentionState
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from helpers.speech import Clip, clips, wer
 from integration.transcripts.live_server import Client, serving, until
+from roomscribe.asr.engine import Transcriber
 from roomscribe.config import Settings
 from roomscribe.media.ffmpeg import decode
-from roomscribe.transcription.engine import Transcriber
 
 SPEAKERS = (("ada", "Ada Reader"), ("bob", "Bob Reader"))
 

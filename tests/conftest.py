@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from roomscribe.asr.engine import Transcriber
 from roomscribe.config import Settings
-from roomscribe.transcription.engine import Transcriber
 
 # Tests send audio faster than anyone speaks, make hundreds of accounts from one address and
 # search in bursts: the limits that stop a stranger doing that are lifted for every test (servers

@@ -29,6 +29,11 @@ from roomscribe.accounts.service import Limits as AccountLimits
 from roomscribe.archive.index import Index
 from roomscribe.archive.routes import SearchController, provide_archive
 from roomscribe.archive.service import ArchiveService, SearchLimits
+from roomscribe.asr.engine import Transcriber
+from roomscribe.asr.live_engine import LiveEngine
+from roomscribe.asr.offline import OfflineTranscriber
+from roomscribe.asr.streaming import SpeechDetector
+from roomscribe.asr.vad import SileroVad
 from roomscribe.audit.service import AuditLog
 from roomscribe.clock import Clock, system_clock
 from roomscribe.config import Settings, get_settings
@@ -59,13 +64,8 @@ from roomscribe.rooms.routes import RoomController, provide_membership, provide_
 from roomscribe.rooms.service import RoomLimits, RoomService
 from roomscribe.rooms.store import RoomStore
 from roomscribe.run_marker import RunMarker
-from roomscribe.transcription.engine import Transcriber
-from roomscribe.transcription.live import LiveEngine
-from roomscribe.transcription.offline import OfflineTranscriber
-from roomscribe.transcription.streaming import SpeechDetector
-from roomscribe.transcription.vad import SileroVad
-from roomscribe.transcripts.live import SavingCaptionSource
 from roomscribe.transcripts.routes import TranscriptController, provide_transcripts
+from roomscribe.transcripts.saving_source import SavingCaptionSource
 from roomscribe.transcripts.service import TranscriptService
 from roomscribe.web import routers as web_routers
 from roomscribe.web import template_config

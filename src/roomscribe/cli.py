@@ -29,7 +29,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _models_list(args: argparse.Namespace, settings: Settings) -> int:
-    from roomscribe.transcription.catalog import Catalog
+    from roomscribe.asr.catalog import Catalog
 
     catalog = Catalog(settings.models_dir)
     for name, entry in catalog.entries.items():
@@ -40,7 +40,7 @@ def _models_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _models_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from roomscribe.transcription.catalog import Catalog
+    from roomscribe.asr.catalog import Catalog
 
     catalog = Catalog(settings.models_dir)
     bad = 0
@@ -57,7 +57,7 @@ def _models_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _models_install(args: argparse.Namespace, settings: Settings) -> int:
-    from roomscribe.transcription.catalog import Catalog
+    from roomscribe.asr.catalog import Catalog
 
     path = Catalog(settings.models_dir).install(args.name)
     print(f"{args.name} installed and verified at {path}")
@@ -65,9 +65,9 @@ def _models_install(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    from roomscribe.asr.engine import Transcriber
     from roomscribe.captions.formats import render
     from roomscribe.media.ffmpeg import decode
-    from roomscribe.transcription.engine import Transcriber
 
     audio = decode(Path(args.input), max_bytes=settings.max_upload_bytes,
                    max_seconds=settings.max_duration_seconds)

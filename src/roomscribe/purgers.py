@@ -15,7 +15,7 @@ from roomscribe.archive.service import IndexPurger
 from roomscribe.config import Settings
 from roomscribe.recordings.service import RecordingPurger
 from roomscribe.recordings.storage import open_storage
-from roomscribe.retention.service import Purger
+from roomscribe.retention.purgers import Purger
 from roomscribe.transcripts.purgers import TranscriptPurger
 
 

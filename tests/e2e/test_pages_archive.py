@@ -27,6 +27,7 @@ from helpers.keyboard import start_at_top, tab_to
 from helpers.site import Site, serve, wait_for
 from helpers.speech import SPEECH_DIR, normalize
 from integration.rooms.harness import FakeCaptionSource, RecordingAudioSink
+from roomscribe.asr.engine import Transcriber
 from roomscribe.config import Settings
 from roomscribe.db import make_engine
 from roomscribe.media.ffmpeg import decode, encode
@@ -37,7 +38,6 @@ from roomscribe.recordings.tables import Recording, RecordingState
 from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import Retention, RetentionCreate, RetentionState
 from roomscribe.rooms.tables import Room, RoomState
-from roomscribe.transcription.engine import Transcriber
 from roomscribe.transcripts.tables import (
     LIVE_VERSION,
     Source,

@@ -18,9 +18,9 @@ from playwright.sync_api import Browser
 
 from helpers.browser import axe_violations, chromium, describe, page
 from helpers.speech import SPEECH_DIR, manifest
+from roomscribe.asr.engine import Transcriber
 from roomscribe.captions.formats import render
 from roomscribe.media.ffmpeg import decode, encode
-from roomscribe.transcription.engine import Transcriber
 
 pytestmark = [pytest.mark.model, pytest.mark.browser]
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from roomscribe.transcription.engine import Hypothesis, Window
-from roomscribe.transcription.results import Word
+from roomscribe.asr.engine import Hypothesis, Window
+from roomscribe.asr.results import Word
 
 SAMPLE_RATE = 16_000
 VOCABULARY: tuple[str, ...] = (

@@ -1,6 +1,6 @@
 """A stand-in for Whisper in the final pass: tests of recordings and transcripts need no model.
 
-`ToneModel` names the tone bursts of `transcription.fake.FakeTranscriber.say` in each clip it is
+`ToneModel` names the tone bursts of `helpers.fake_asr.FakeTranscriber.say` in each clip it is
 given (with `LoudnessVad` finding the clips), so a test still learns what audio the final pass
 heard and where it sits on the room clock. A real class with the real signature.
 """
@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from helpers.fake_asr import SAMPLE_RATE, FakeTranscriber
-from roomscribe.transcription.engine import DecodeOptions, Window
-from roomscribe.transcription.results import Segment
+from roomscribe.asr.engine import DecodeOptions, Window
+from roomscribe.asr.results import Segment
 
 
 class ToneModel:

@@ -22,9 +22,9 @@ import pytest
 
 from helpers.speech import SPEECH_DIR, manifest, normalize, wer
 from integration.transcripts.live_server import Client, Server, serving, until
+from roomscribe.asr.engine import Transcriber
 from roomscribe.captions.validator import validate_srt, validate_vtt
 from roomscribe.media.ffmpeg import decode, duration
-from roomscribe.transcription.engine import Transcriber
 
 pytestmark = pytest.mark.model
 

@@ -23,159 +23,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from whoosh import columns, fields, index, query, writing
-from whoosh.analysis import Analyzer, RegexTokenizer, StemmingAnalyzer
-from whoosh.analysis.filters import LowercaseFilter
+from whoosh import index, query, writing
 from whoosh.index import LockError
 from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.searching import Searcher
 
+from roomscribe.archive.documents import SegmentDoc, document_of, epoch, layout, schema
+from roomscribe.archive.reconciliation import Expectation, ExpectedRoom, Reconciliation
 from roomscribe.config import Settings
 from roomscribe.errors import InvalidInput
-from roomscribe.visibility import Visibility
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentDoc:
-    """One transcript segment as the index holds it, with the room facts search filters on."""
-
-    segment_id: str
-    """Unique across all rooms; re-adding the same id replaces the segment."""
-    room_id: str
-    room_title: str
-    room_date: datetime
-    """When the room took place; naive values are taken as UTC."""
-    visibility: Visibility
-    host_id: str | None
-    speaker: str
-    """Display name of who spoke."""
-    start: float
-    """Seconds on the room clock (also the position in the room's mix)."""
-    end: float
-    text: str
 
 
 # Words are stemmed ("budgets" finds "budget") and no stop words are dropped: people search
 # transcripts for phrases like "to be or not to be". Names are only lower-cased. The word pattern
 # is whoosh's older one: whoosh-reloaded's keeps `*` inside words, which would index "*" and make
 # a typed `budget*` match nothing.
-WORD = r"\w+(\.?\w+)*"
-TEXT_ANALYZER: Analyzer = StemmingAnalyzer(expression=WORD, stoplist=None, minsize=1)
-NAME_ANALYZER: Analyzer = RegexTokenizer(WORD) | LowercaseFilter()
-
-
-VISIBILITY_CODES = {Visibility.PUBLIC: 1, Visibility.MEMBERS: 2, Visibility.PRIVATE: 3}
-"""How the `visibility` column stores each value; 0, a column's default, matches no one."""
-
-
-def schema() -> fields.Schema:
-    """Words are postings; everything about the room is a per-document column.
-
-    Searching by room, date or visibility tests those columns for every candidate at once in
-    numpy (see archive.search) instead of walking postings that cover most of the index, and it
-    keeps indexing lean: a room's title and date are stored, not indexed, on every segment.
-    """
-    return fields.Schema(
-        seg_id=fields.ID(stored=True, unique=True),
-        room_id=fields.ID(stored=True),  # indexed only to delete a room's segments by term
-        room_title=fields.STORED,
-        room_facts=fields.STORED,  # (date, visibility, host id) as given, for reconcile
-        speaker=fields.TEXT(stored=True, analyzer=NAME_ANALYZER),
-        text=fields.TEXT(stored=True, analyzer=TEXT_ANALYZER),
-        span=fields.STORED,  # (start, end) in milliseconds
-        newest=fields.COLUMN(columns.NumericColumn("q", default=0)),
-        date=fields.COLUMN(columns.NumericColumn("q", default=0)),
-        room_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
-        visibility=fields.COLUMN(columns.NumericColumn("B", default=0)),
-        host_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
-        host_id=fields.COLUMN(columns.VarBytesColumn()),
-    )
-
-
-def _layout(fields_of: fields.Schema) -> list[tuple[str, str]]:
-    return sorted((name, type(field).__name__) for name, field in fields_of.items())
-
-
-def key_of(value: str) -> int:
-    """A signed 64-bit number for an id, so columns can compare rooms and hosts as numbers."""
-    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little",
-                          signed=True)
-
-
-def newest_key(room_date: datetime, start: float) -> int:
-    """Ascending order = latest room first, then by time in the room (to 0.1 s, up to 19 days)."""
-    tenths = min(max(round(start * 10), 0), (1 << 24) - 1)
-    return ((1 << 31) - epoch(room_date)) << 24 | tenths
-
-
-def epoch(moment: datetime) -> int:
-    """Seconds since 1970 UTC, how the index keeps dates; naive datetimes are taken as UTC."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return int(aware.timestamp())
-
-
-def _fields(doc: SegmentDoc) -> dict[str, Any]:
-    if not doc.segment_id or not doc.room_id:
-        raise InvalidInput("a segment needs a segment id and a room id")
-    visibility = Visibility(doc.visibility)
-    host = doc.host_id or ""
-    return {
-        "seg_id": doc.segment_id,
-        "room_id": doc.room_id,
-        "room_title": doc.room_title,
-        "room_facts": (epoch(doc.room_date), visibility.value, host),
-        "speaker": doc.speaker,
-        "text": doc.text,
-        "span": (round(doc.start * 1000), round(doc.end * 1000)),
-        "newest": newest_key(doc.room_date, doc.start),
-        "date": epoch(doc.room_date),
-        "room_key": key_of(doc.room_id),
-        "visibility": VISIBILITY_CODES[visibility],
-        "host_key": key_of(host) if host else 0,
-        "host_id": host.encode(),
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectedRoom:
-    """What the database says a room holds, for `reconcile` to compare the index against.
-
-    Besides the segments, the room facts every indexed segment repeats are checked, so a crash
-    between changing a room's visibility and reindexing it cannot leave the old visibility behind.
-    """
-
-    segments: int | Set[str]
-    """How many segments, or exactly which segment ids (slower to check: reads each document)."""
-    title: str
-    visibility: Visibility
-    host_id: str | None
-    date: datetime
-
-
-Expectation = int | Set[str] | ExpectedRoom
-
-
-@dataclass(frozen=True, slots=True)
-class Reconciliation:
-    """What `reconcile` changed."""
-
-    removed: tuple[str, ...]
-    """Rooms in the index the database no longer has."""
-    reindexed: tuple[str, ...]
-    """Rooms missing from the index or differing from the database, indexed afresh."""
 
 
 @dataclass(slots=True)
@@ -233,7 +106,7 @@ class Index:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         existing = index.open_dir(str(path)) if index.exists_in(str(path)) else None
-        if existing is not None and _layout(existing.schema) != _layout(schema()):
+        if existing is not None and layout(existing.schema) != layout(schema()):
             # Built by another version: start empty and let reconcile refill it from the
             # database, rather than fail every search on a field that is not there.
             log.warning("index %s has an older layout; starting it afresh", path)
@@ -270,7 +143,7 @@ class Index:
         """Index segments within `COMMIT_DELAY`, replacing any with the same segment id, in one
         commit with whatever else is added meanwhile; returns at once (on the event loop)."""
         for doc in docs:
-            row = _fields(doc)  # invalid input fails here, in the caller
+            row = document_of(doc)  # invalid input fails here, in the caller
             self._held[row["seg_id"]] = row
         if self._timer is None and self._held:
             self._timer = asyncio.get_running_loop().call_later(COMMIT_DELAY, self._release)
@@ -338,7 +211,7 @@ class Index:
         def apply(writer: writing.IndexWriter) -> int:
             count = 0
             for doc in docs:
-                writer.add_document(**_fields(doc))
+                writer.add_document(**document_of(doc))
                 count += 1
             return count
 
@@ -346,7 +219,7 @@ class Index:
 
     def _add_op(self, docs: list[SegmentDoc]) -> _Op:
         # Invalid input fails here, in the caller, not the batch.
-        return self._rows_op([_fields(d) for d in docs])
+        return self._rows_op([document_of(d) for d in docs])
 
     def _rows_op(self, rows: list[dict[str, Any]]) -> _Op:
         def apply(writer: writing.IndexWriter) -> int:
@@ -368,7 +241,7 @@ class Index:
         return _Op(apply=apply, deletes_rooms=frozenset({room_id}))
 
     def _replace_op(self, room_id: str, docs: list[SegmentDoc]) -> _Op:
-        rows = [_fields(d) for d in docs]
+        rows = [document_of(d) for d in docs]
         if any(r["room_id"] != room_id for r in rows):
             raise InvalidInput(f"replace_room({room_id!r}) was given another room's segments")
 
@@ -495,7 +368,7 @@ class Index:
                     for doc in load(room_id):
                         if doc.room_id != room_id:
                             raise InvalidInput(f"load({room_id!r}) returned room {doc.room_id!r}")
-                        writer.add_document(**_fields(doc))
+                        writer.add_document(**document_of(doc))
         if removed or reindexed:
             log.info("index reconciled: %d rooms removed, %d reindexed", len(removed),
                      len(reindexed))

@@ -32,14 +32,12 @@ from sqlmodel import Session, col, select
 from whoosh import query
 
 from roomscribe.accounts.tables import Account
-from roomscribe.archive.index import (
-    TEXT_ANALYZER,
-    ExpectedRoom,
-    Index,
-    Reconciliation,
-    SegmentDoc,
-)
-from roomscribe.archive.search import ANONYMOUS, Asker, Order, SearchHit, SearchPage, parse_query
+from roomscribe.archive.audience import ANONYMOUS, Asker
+from roomscribe.archive.documents import TEXT_ANALYZER, SegmentDoc
+from roomscribe.archive.index import Index
+from roomscribe.archive.query_language import parse_query
+from roomscribe.archive.reconciliation import ExpectedRoom, Reconciliation
+from roomscribe.archive.search import Order, SearchHit, SearchPage
 from roomscribe.archive.search import search as search_index
 from roomscribe.config import Settings
 from roomscribe.ratelimit import RateLimiter
@@ -151,7 +149,7 @@ class ArchiveService:
             session.exec(stmt.execution_options(synchronize_session=False))
             session.commit()
 
-    # The rooms' RoomListener
+    # The rooms' RoomObserver
 
     async def room_ended(self, room: Room) -> None:
         return None  # its finals are indexed already; the final pass reindexes it
@@ -231,11 +229,12 @@ class ArchiveService:
                              what="searches from here; sign in to search more")
         asker = ANONYMOUS if viewer is None else Asker(user_id=str(viewer.id),
                                                        admin=viewer.is_admin)
-        found = await search_index(self.index, text, asker=asker, page=page, per_page=per_page,
+        parsed = parse_query(text)
+        found = await search_index(self.index, parsed, asker=asker, page=page, per_page=per_page,
                                    order=order)
         if not found.hits:
             return found
-        hits = await asyncio.to_thread(self._confirm, found.hits, viewer, parse_query(text))
+        hits = await asyncio.to_thread(self._confirm, found.hits, viewer, parsed)
         return dataclasses.replace(found, hits=hits)
 
     def _confirm(self, hits: Sequence[SearchHit], viewer: Account | None,

@@ -23,8 +23,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from roomscribe.asr.results import Segment
 from roomscribe.errors import InvalidInput
-from roomscribe.transcription.results import Segment
 
 MAX_LINES = 2
 MIN_CUE_MS = 1_000

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from roomscribe.transcription.results import Word
+from roomscribe.asr.results import Word
 
 EventType = Literal["partial", "final"]
 

@@ -15,10 +15,10 @@ from typing import Literal, Protocol
 
 import webvtt
 
+from roomscribe.asr.results import Segment
 from roomscribe.captions.cues import Cue, build_cues, clean_speaker, speaker_label, to_ms
 from roomscribe.captions.validator import CaptionRulesBroken, validate_srt, validate_vtt
 from roomscribe.errors import InvalidInput
-from roomscribe.transcription.results import Segment
 
 Format = Literal["vtt", "srt", "txt", "json"]
 FORMATS: tuple[Format, ...] = ("vtt", "srt", "txt", "json")

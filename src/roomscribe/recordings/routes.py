@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_206_PARTIAL_CONTENT
 
 from roomscribe.accounts.tables import Account
 from roomscribe.recordings.service import MixBody, RecordingService
-from roomscribe.retention.service import RETAIN_UNTIL_HEADER
+from roomscribe.retention.outcomes import RETAIN_UNTIL_HEADER
 
 
 def provide_recordings(state: State) -> RecordingService:

@@ -50,8 +50,9 @@ from roomscribe.recordings.mixdown import MIX_CONTENT_TYPE, mixdown
 from roomscribe.recordings.storage import Storage, check_key
 from roomscribe.recordings.tables import Recording, RecordingState
 from roomscribe.recordings.tracks import TrackReader, TrackWriter, track_ids
+from roomscribe.retention.outcomes import DownloadKind
 from roomscribe.retention.policy import check_keeper
-from roomscribe.retention.service import DownloadKind, RetentionService
+from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import RetentionCreate
 from roomscribe.rooms.tables import EndReason, Room, RoomState
 
@@ -259,7 +260,7 @@ class RecordingService:
     def open(self, *, room: str, speaker: Speaker, origin: float) -> _Track:
         return _Track(self._writes, room, speaker.id, origin)
 
-    # The rooms' RoomListener
+    # The rooms' RoomObserver
 
     async def room_ended(self, room: Room) -> None:
         if not room.record:

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from roomscribe.accounts.tables import Account
+from roomscribe.asr.results import Segment
 from roomscribe.audit import service as audit
 from roomscribe.audit.tables import AuditAction
 from roomscribe.captions.formats import render
@@ -34,9 +35,9 @@ from roomscribe.db import session_scope
 from roomscribe.errors import Conflict, Gone, NotAuthenticated, NotFound
 from roomscribe.recordings.service import MixBody, RecordingService
 from roomscribe.recordings.tables import Recording, RecordingState
-from roomscribe.retention.service import Kept, RetentionService
+from roomscribe.retention.outcomes import Kept
+from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.tables import Room, RoomState
-from roomscribe.transcription.results import Segment
 from roomscribe.transcripts.service import TranscriptService
 from roomscribe.visibility import Visibility, may_see
 

@@ -32,12 +32,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from roomscribe.clock import Clock, system_clock
-from roomscribe.retention.service import (
-    PurgeOutcome,
-    PurgeResult,
-    RetentionService,
-    SweepReport,
-)
+from roomscribe.retention.outcomes import PurgeOutcome, PurgeResult, SweepReport
+from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import PurgeReason, Retention, RetentionState
 
 log = logging.getLogger(__name__)

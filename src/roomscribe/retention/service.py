@@ -24,24 +24,34 @@ idempotent.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timedelta
-from enum import StrEnum
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, bindparam, func, update
+from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from roomscribe.audit import service as audit
 from roomscribe.audit.tables import AuditAction
-from roomscribe.db import forget_deleted, session_scope
-from roomscribe.errors import Conflict, Gone, NotFound, RoomscribeError
+from roomscribe.db import session_scope
+from roomscribe.errors import Conflict, NotFound
 from roomscribe.retention import policy
+from roomscribe.retention.outcomes import (
+    DownloadKind,
+    Kept,
+    PurgeIncomplete,
+    PurgeOutcome,
+    PurgeResult,
+    RetentionGone,
+    RetentionSummary,
+    SweepReport,
+    iso,
+)
 from roomscribe.retention.policy import Durations, Verdict
+from roomscribe.retention.purgers import Purger
+from roomscribe.retention.runner import PurgeRunner, due_clause
 from roomscribe.retention.schemas import RetentionOverview
 from roomscribe.retention.tables import (
     PurgeReason,
@@ -58,145 +68,10 @@ _CAS_ATTEMPTS = 5
 _SWEEP_BATCH = 200
 
 
-class Purger(Protocol):
-    """Removes one domain's share of a room: files, rows, index entries.
-
-    Must be idempotent (a second call finds nothing and returns 0) and complete; raise when
-    something could not be removed, and the purge will be retried by a later sweep.
-    """
-
-    def purge(self, room_id: str) -> int:
-        """Remove everything this domain keeps for `room_id`; return the bytes freed."""
-
-
-class DirectoryPurger:
-    """Removes `root/<room_id>/` and everything under it: for domains keeping a folder a room."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def purge(self, room_id: str) -> int:
-        folder = self.root / room_id
-        # A room id is never a path, but one that looked like one must not delete outside root.
-        if folder.parent != self.root or room_id in {"", ".", ".."}:
-            raise ValueError(f"not a room id: {room_id!r}")
-        if not folder.is_dir():
-            return 0
-        removed = 0
-        for parent, dirs, files in os.walk(folder, topdown=False):
-            for name in files:
-                path = Path(parent, name)
-                try:
-                    removed += path.lstat().st_size
-                    path.unlink()
-                except FileNotFoundError:
-                    continue
-            for name in dirs:
-                Path(parent, name).rmdir()
-        folder.rmdir()
-        return removed
-
-
-class DownloadKind(StrEnum):
-    RECORDING = "recording"
-    TRANSCRIPT = "transcript"
-
-
-RETAIN_UNTIL_HEADER = "Retain-Until"
-"""States `retain_until` (ISO 8601) on every download of a recording or transcript."""
-PURGE_DATE_HEADER = "Purge-Date"
-"""States the purge date (ISO 8601) on a 410 for a recording past its deadline."""
-
-
-class RetentionGone(Gone):
-    """The recording is past its deadline, being purged or purged (410).
-
-    `purge_date` is what the response states: when it was deleted, or the deadline it passed.
-    """
-
-    def __init__(self, message: str, *, room_id: str, purge_date: datetime) -> None:
-        super().__init__(message)
-        self.room_id = room_id
-        self.purge_date = purge_date
-        self.headers = {PURGE_DATE_HEADER: _iso(purge_date)}
-
-
-class PurgeIncomplete(RoomscribeError):
-    """A purger failed; the room stays `purging` and the next sweep after the lease retries it."""
-
-
-class PurgeOutcome(StrEnum):
-    PURGED = "purged"
-    ALREADY_PURGED = "already_purged"
-    NOT_DUE = "not_due"
-    HELD = "held"
-    IN_PROGRESS = "in_progress"
-    """Another worker claimed it less than a lease ago."""
-    INCOMPLETE = "incomplete"
-    """A purger raised; see the log."""
-
-
-@dataclass(frozen=True, slots=True)
-class PurgeResult:
-    room_id: str
-    outcome: PurgeOutcome
-    retention: Retention
-    """The row after the attempt: the tombstone when `outcome` is purged or already purged."""
-
-
-@dataclass(slots=True)
-class SweepReport:
-    now: datetime
-    dry_run: bool
-    due: list[str]
-    purged: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    """Due when listed, but held, extended or claimed by another worker by the time we got there."""
-    failed: list[str] = field(default_factory=list)
-    bytes_removed: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class RetentionSummary:
-    """Counts for `retention status` and the admin console."""
-
-    retained: int
-    held: int
-    purging: int
-    purged: int
-    due: int
-    upcoming: int
-    """Retained, not held, deadline within the next 7 days (overdue included)."""
-    bytes_removed: int
-    next_deadline: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Kept:
-    """A room's retention row and what the policy allows now (both None until it is registered,
-    which happens as the room ends)."""
-
-    row: Retention | None
-    verdict: Verdict | None
-
-    @property
-    def available(self) -> bool:
-        """The recording and transcript may be served now."""
-        return self.verdict is not None and self.verdict.may_download
-
-    @property
-    def purged(self) -> bool:
-        return self.row is not None and self.row.state is RetentionState.PURGED
-
-
-Listener = Callable[[Retention], None]
+RowObserver = Callable[[Retention], None]
 """Told about every row whose deadline, hold or state changed, after the change committed."""
 
 _Change = Callable[[Retention], Mapping[str, Any] | None]
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat(timespec="seconds")
 
 
 class RetentionService:
@@ -211,25 +86,24 @@ class RetentionService:
                  purgers: Sequence[Purger] = (), lease: timedelta = timedelta(minutes=15)) -> None:
         self._engine = engine
         self.durations = durations or Durations()
-        self._purgers = tuple(purgers)
-        self._lease = lease
-        self._listeners: list[Listener] = []
+        self._observers: list[RowObserver] = []
+        self._runner = PurgeRunner(engine, purgers, lease, self.announce)
 
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def subscribe(self, observer: RowObserver) -> None:
+        self._observers.append(observer)
 
-    def unsubscribe(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
+    def unsubscribe(self, observer: RowObserver) -> None:
+        self._observers.remove(observer)
 
     def announce(self, row: Retention) -> None:
-        """Tell listeners (the scheduler) that `row` changed. Call it after the commit."""
-        for listener in list(self._listeners):
+        """Tell observers (the scheduler) that `row` changed. Call it after the commit."""
+        for observer in list(self._observers):
             try:
-                listener(row)
+                observer(row)
             except Exception:
-                # The change is committed; a listener failing must not undo it for the caller.
-                # The hourly sweep catches a purge a failed listener did not schedule.
-                log.exception("retention listener failed for room %s", row.room_id)
+                # The change is committed; an observer failing must not undo it for the caller.
+                # The hourly sweep catches a purge a failed observer did not schedule.
+                log.exception("retention observer failed for room %s", row.room_id)
 
     # Reading
 
@@ -263,8 +137,8 @@ class RetentionService:
         """Rooms to purge at `now`: purges whose claim is older than the lease (their worker
         died or failed), then overdue rooms not on hold, oldest deadline first."""
         with Session(self._engine) as session:
-            stale = session.exec(select(Retention.room_id).where(self._stale_clause(now))).all()
-            overdue = session.exec(select(Retention.room_id).where(self._due_clause(now))
+            stale = session.exec(select(Retention.room_id).where(self._runner.stale(now))).all()
+            overdue = session.exec(select(Retention.room_id).where(due_clause(now))
                                    .order_by(col(Retention.retain_until))).all()
         return [*stale, *overdue]
 
@@ -273,7 +147,7 @@ class RetentionService:
         """Purges due by `now + within`, overdue ones first; held rooms are not upcoming."""
         with Session(self._engine) as session:
             return list(session.exec(
-                select(Retention).where(self._due_clause(now + within))
+                select(Retention).where(due_clause(now + within))
                 .order_by(col(Retention.retain_until)).limit(limit)).all())
 
     def holds(self, *, limit: int = 100) -> list[Retention]:
@@ -292,7 +166,7 @@ class RetentionService:
                 col(Retention.hold).is_(True),
                 col(Retention.state) == RetentionState.RETAINED)).one()
             upcoming = session.exec(select(func.count()).select_from(Retention)
-                                    .where(self._due_clause(now + within))).one()
+                                    .where(due_clause(now + within))).one()
             next_deadline = session.exec(select(func.min(Retention.retain_until)).where(
                 col(Retention.hold).is_(False),
                 col(Retention.state) == RetentionState.RETAINED)).one()
@@ -398,8 +272,8 @@ class RetentionService:
               actor_id: int | None = None) -> PurgeResult:
         """Purge `room_id` if the policy says it is due at `now`; safe to call any number of
         times, from any number of workers."""
-        if self._claim([room_id], now=now, reason=reason):
-            return self._purge_claimed([room_id], now=now, actor_id=actor_id)[room_id]
+        if self._runner.claim([room_id], now=now, reason=reason):
+            return self._runner.run([room_id], now=now, actor_id=actor_id)[room_id]
         with Session(self._engine) as session:
             row = self._load(session, room_id)
         if row.state is RetentionState.PURGED:
@@ -438,7 +312,7 @@ class RetentionService:
                 raise Conflict(f"room {room_id} is on hold; release the hold first")
             case PurgeOutcome.NOT_DUE:
                 raise Conflict(f"room {room_id} is retained until "
-                               f"{_iso(result.retention.retain_until)}")
+                               f"{iso(result.retention.retain_until)}")
             case PurgeOutcome.IN_PROGRESS:
                 raise Conflict(f"room {room_id} is being purged already")
             case PurgeOutcome.INCOMPLETE:
@@ -451,13 +325,13 @@ class RetentionService:
         report = SweepReport(now=now, dry_run=dry_run, due=self.due(now=now))
         if dry_run:
             return report
-        if report.due and not self._purgers:
+        if report.due and not self._runner.purgers:
             log.warning("retention: no purgers configured; the sweep only writes tombstones")
         for start in range(0, len(report.due), _SWEEP_BATCH):
             batch = report.due[start:start + _SWEEP_BATCH]
             try:
-                results = self._purge_claimed(
-                    self._claim(batch, now=now, reason=PurgeReason.SWEEP), now=now,
+                results = self._runner.run(
+                    self._runner.claim(batch, now=now, reason=PurgeReason.SWEEP), now=now,
                     actor_id=None)
             except Exception:
                 log.exception("sweep: a batch of %d purges failed", len(batch))
@@ -473,94 +347,7 @@ class RetentionService:
                     report.failed.append(room_id)
         return report
 
-    def _claim(self, room_ids: Sequence[str], *, now: datetime,
-               reason: PurgeReason) -> list[str]:
-        """Mark the rooms of `room_ids` that are due at `now` as `purging`, in one transaction.
-
-        The policy is re-checked by the UPDATE itself, so a report or hold committed a moment
-        earlier wins, and one committed later finds the row claimed. A stale claim is taken over
-        with its original reason.
-        """
-        fresh = (update(Retention)
-                 .where(col(Retention.room_id).in_(room_ids), self._due_clause(now))
-                 .values(state=RetentionState.PURGING, purge_started_at=now,
-                         purge_reason=reason, version=col(Retention.version) + 1))
-        stale = (update(Retention)
-                 .where(col(Retention.room_id).in_(room_ids), self._stale_clause(now))
-                 .values(purge_started_at=now, version=col(Retention.version) + 1))
-        claimed: set[str] = set()
-        with session_scope(self._engine) as session:
-            for stmt in (fresh, stale):
-                claimed.update(session.exec(
-                    stmt.returning(col(Retention.room_id))
-                    .execution_options(synchronize_session=False)).scalars())
-        return [room_id for room_id in room_ids if room_id in claimed]
-
-    def _purge_claimed(self, room_ids: Sequence[str], *, now: datetime,
-                       actor_id: int | None) -> dict[str, PurgeResult]:
-        """Run every purger on each claimed room, then record the outcomes in one transaction."""
-        removed: dict[str, int] = {}
-        failed: set[str] = set()
-        for room_id in room_ids:
-            removed[room_id] = 0
-            for purger in self._purgers:
-                try:
-                    removed[room_id] += purger.purge(room_id)
-                except Exception:
-                    # Keep going: remove as much as possible now; the retry repeats every purger.
-                    failed.add(room_id)
-                    log.exception("purger %s failed for room %s", type(purger).__name__,
-                                  room_id)
-        if not room_ids:
-            return {}
-        owned = (update(Retention)
-                 .where(col(Retention.room_id) == bindparam("rid"),
-                        col(Retention.state) == RetentionState.PURGING))
-        added = {"bytes_removed": col(Retention.bytes_removed) + bindparam("n"),
-                 "version": col(Retention.version) + 1}
-        with session_scope(self._engine) as session:
-            conn = session.connection()
-            done = {**added, "state": RetentionState.PURGED, "purged_at": now}
-            for values, rooms in ((done, [r for r in room_ids if r not in failed]),
-                                  (added, [r for r in room_ids if r in failed])):
-                if rooms:
-                    conn.execute(owned.values(values),
-                                 [{"rid": r, "n": removed[r]} for r in rooms])
-            rows = {row.room_id: row for row in session.exec(
-                select(Retention).where(col(Retention.room_id).in_(room_ids)))}
-            for room_id in room_ids:
-                row = rows[room_id]
-                if room_id not in failed:
-                    audit.record(
-                        session, at=now, actor_id=actor_id, room_id=room_id,
-                        action=(AuditAction.PURGE_NOW if row.purge_reason is PurgeReason.ADMIN
-                                else AuditAction.PURGE),
-                        detail={"reason": row.purge_reason, "bytes_removed": row.bytes_removed,
-                                "ended_at": row.ended_at, "retain_until": row.retain_until})
-        try:
-            forget_deleted(self._engine)
-        except Exception:  # the purge is done; the next one truncates the log again
-            log.exception("truncating the database log after a purge failed")
-        results: dict[str, PurgeResult] = {}
-        for room_id in room_ids:
-            if room_id in failed:
-                results[room_id] = PurgeResult(room_id, PurgeOutcome.INCOMPLETE, rows[room_id])
-            else:
-                results[room_id] = PurgeResult(room_id, PurgeOutcome.PURGED, rows[room_id])
-                self.announce(rows[room_id])
-        return results
-
     # Helpers
-
-    @staticmethod
-    def _due_clause(now: datetime) -> ColumnElement[bool]:
-        # `policy.is_due` as SQL, so the sweep finds (and the claim re-checks) a whole set at once.
-        return and_(col(Retention.state) == RetentionState.RETAINED,
-                    col(Retention.hold).is_(False), col(Retention.retain_until) <= now)
-
-    def _stale_clause(self, now: datetime) -> ColumnElement[bool]:
-        return and_(col(Retention.state) == RetentionState.PURGING,
-                    col(Retention.purge_started_at) <= now - self._lease)
 
     def _load(self, session: Session, room_id: str) -> Retention:
         row = session.get(Retention, room_id, populate_existing=True)
@@ -601,6 +388,6 @@ class RetentionService:
             date, why = row.purge_started_at or now, "its recording is being deleted (since {})"
         else:
             date, why = row.retain_until, "its retention ended on {}; deletion is pending"
-        return RetentionGone(f"{refused}: {why.format(_iso(date))}", room_id=row.room_id,
+        return RetentionGone(f"{refused}: {why.format(iso(date))}", room_id=row.room_id,
                              purge_date=date)
 

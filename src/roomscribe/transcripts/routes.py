@@ -15,7 +15,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from roomscribe.accounts.tables import Account
 from roomscribe.captions.formats import Format
 from roomscribe.params import Cursor
-from roomscribe.retention.service import RETAIN_UNTIL_HEADER
+from roomscribe.retention.outcomes import RETAIN_UNTIL_HEADER
 from roomscribe.transcripts.schemas import CorrectionCreate, SegmentsPublic, TranscriptPublic
 from roomscribe.transcripts.service import Export, TranscriptService
 

@@ -6,7 +6,7 @@ the host's corrections, and the exports.
   thread: saves keep their order, a room's end is ordered after its last final, and two
   corrections can never both build on the same version.
 - When a recorded room ends, the final pass transcribes each speaker's track again, offline, with
-  the shared Whisper model (`transcription.offline.transcribe_track`: whole utterances with full
+  the shared Whisper model (`asr.offline.transcribe_track`: whole utterances with full
   context instead of a few seconds at a time). It runs in a worker thread, one room at a time,
   and becomes the archived version; the live version stays beside it.
 - Corrections (host and admins) copy the archived version with the edits applied into a new
@@ -37,6 +37,11 @@ from sqlmodel import Session, col, select
 
 from roomscribe.accounts.tables import Account, utcnow
 from roomscribe.archive.service import ArchiveService
+from roomscribe.asr.engine import Transcriber
+from roomscribe.asr.offline import OfflineTranscriber, sentences, transcribe_track
+from roomscribe.asr.results import Segment, Word
+from roomscribe.asr.streaming import SpeechDetector
+from roomscribe.asr.vad import SileroVad
 from roomscribe.captions.events import CaptionEvent
 from roomscribe.captions.formats import Format, render
 from roomscribe.clock import Clock, system_clock
@@ -47,13 +52,9 @@ from roomscribe.jobs import RoomJobs
 from roomscribe.recordings.service import archived_room
 from roomscribe.recordings.storage import Storage
 from roomscribe.recordings.tracks import TrackReader, track_ids
-from roomscribe.retention.service import DownloadKind, RetentionService
+from roomscribe.retention.outcomes import DownloadKind
+from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.tables import Member, Room, RoomState
-from roomscribe.transcription.engine import Transcriber
-from roomscribe.transcription.offline import OfflineTranscriber, sentences, transcribe_track
-from roomscribe.transcription.results import Segment, Word
-from roomscribe.transcription.streaming import SpeechDetector
-from roomscribe.transcription.vad import SileroVad
 from roomscribe.transcripts.schemas import (
     CorrectionCreate,
     SegmentEdit,
@@ -181,7 +182,7 @@ class TranscriptService:
             session.flush()
             return row
 
-    # The rooms' RoomListener
+    # The rooms' RoomObserver
 
     async def room_ended(self, room: Room) -> None:
         if room.record:

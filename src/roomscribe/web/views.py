@@ -76,7 +76,7 @@ class Standing:
 
 
 @dataclass(frozen=True, slots=True)
-class Listener:
+class PresentListener:
     handle: str
     name: str
 
@@ -90,7 +90,7 @@ class People:
     requests: list[MemberPublic]
     invited: list[MemberPublic]
     blocked: list[MemberPublic]
-    listeners: list[Listener] = field(default_factory=list)
+    listeners: list[PresentListener] = field(default_factory=list)
     """Signed-in listeners present now, without a request or invitation (at most 100)."""
     listener_count: int = 0
     anonymous: int = 0
@@ -187,7 +187,7 @@ async def people(rooms: RoomService, membership: MembershipService, viewer: Acco
         return found
     pending = {m.handle for m in (*requests, *invited)}
     return replace(
-        found, listeners=[Listener(p["id"], p["name"]) for p in roster["listeners"]
+        found, listeners=[PresentListener(p["id"], p["name"]) for p in roster["listeners"]
                           if p["id"] not in pending],
         listener_count=roster["listener_count"], anonymous=roster["anonymous"],
         streaming=frozenset(v["id"] for v in roster["voices"] if v["streaming"]))

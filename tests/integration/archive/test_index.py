@@ -14,12 +14,9 @@ import pytest
 from whoosh import fields
 from whoosh import index as whoosh_index
 
-from roomscribe.archive.index import (
-    ExpectedRoom,
-    Index,
-    Reconciliation,
-    SegmentDoc,
-)
+from roomscribe.archive.documents import SegmentDoc
+from roomscribe.archive.index import Index
+from roomscribe.archive.reconciliation import ExpectedRoom, Reconciliation
 from roomscribe.config import Settings
 from roomscribe.errors import InvalidInput
 from roomscribe.visibility import Visibility

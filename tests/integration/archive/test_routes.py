@@ -11,7 +11,7 @@ import pytest
 
 from integration.rooms.harness import Api
 from integration.transcripts.harness import archive_app, settle, sign_in
-from roomscribe.archive.index import SegmentDoc
+from roomscribe.archive.documents import SegmentDoc
 from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.rooms.tables import Room

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from roomscribe.archive import search as search_module
-from roomscribe.archive.index import Index, SegmentDoc
-from roomscribe.archive.search import ANONYMOUS, Asker, Order, SearchHit, search, search_sync
+from roomscribe.archive.audience import ANONYMOUS, Asker
+from roomscribe.archive.documents import SegmentDoc
+from roomscribe.archive.index import Index
+from roomscribe.archive.search import Order, SearchHit, search, search_sync
 from roomscribe.errors import InvalidInput
 from roomscribe.visibility import Visibility
 
@@ -225,20 +226,16 @@ async def test_search_sees_writes_as_they_commit(tmp_path: Path) -> None:
         ix.close()
 
 
-def test_queries_too_costly_for_whoosh_are_refused_with_a_reason(
-    rooms: Index, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_queries_too_costly_for_whoosh_are_refused_with_a_reason(rooms: Index) -> None:
     # 20 segments all say "secret plans number": a budget of 25 postings stands in for the
     # production one, which the same arithmetic applies to over a million segments.
-    monkeypatch.setattr(search_module, "MAX_COST", 25)
-    assert search_sync(rooms, "secret number", asker=ADMIN).total == 20  # AND walks 20
+    assert search_sync(rooms, "secret number", asker=ADMIN, max_cost=25).total == 20  # AND: 20
     too_costly = ["secret OR plans", '"secret plans"', "secret OR plans OR number"]
     for q in too_costly:
         with pytest.raises(InvalidInput, match="less common word"):
-            search_sync(rooms, q, asker=ADMIN)
-    monkeypatch.setattr(search_module, "MAX_COST", 200)
+            search_sync(rooms, q, asker=ADMIN, max_cost=25)
     for q in too_costly:
-        assert search_sync(rooms, q, asker=ADMIN).total == 20
+        assert search_sync(rooms, q, asker=ADMIN, max_cost=200).total == 20
 
 
 def test_relevance_counts_every_match_of_an_or(tmp_path: Path) -> None:

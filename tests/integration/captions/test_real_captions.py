@@ -17,12 +17,12 @@ import pytest
 import webvtt
 
 from helpers.speech import SPEECH_DIR, clips
+from roomscribe.asr.engine import Transcriber
+from roomscribe.asr.results import Segment, Word
 from roomscribe.captions.cues import build_cues, speaker_label
 from roomscribe.captions.formats import render
 from roomscribe.captions.validator import check_srt, check_vtt, parse_vtt
 from roomscribe.media.ffmpeg import decode
-from roomscribe.transcription.engine import Transcriber
-from roomscribe.transcription.results import Segment, Word
 
 pytestmark = pytest.mark.model
 

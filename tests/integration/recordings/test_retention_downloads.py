@@ -15,7 +15,7 @@ from integration.transcripts.harness import archive_app, end_and_settle, recorde
 from roomscribe.accounts.security import SESSION_COOKIE
 from roomscribe.clock import ManualClock
 from roomscribe.config import Settings
-from roomscribe.retention.service import PURGE_DATE_HEADER, RETAIN_UNTIL_HEADER
+from roomscribe.retention.outcomes import PURGE_DATE_HEADER, RETAIN_UNTIL_HEADER
 from roomscribe.rooms.tables import Room
 
 DOWNLOADS = ["/recording", "/transcript?format=vtt", "/transcript?format=srt",

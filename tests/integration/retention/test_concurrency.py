@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from helpers.retention import LISTENER, RoomData, T, ended_room
 from roomscribe.reports.service import ReportService
 from roomscribe.reports.tables import ReportCreate
-from roomscribe.retention.service import PurgeOutcome, RetentionGone, RetentionService
+from roomscribe.retention.outcomes import PurgeOutcome, RetentionGone
+from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import PurgeReason, RetentionState
 
 SECOND = timedelta(seconds=1)

@@ -12,7 +12,8 @@ from helpers.retention import ADMIN, HOST, LISTENER, RoomData, T, ended_room
 from roomscribe.clock import ManualClock
 from roomscribe.reports.service import ReportService
 from roomscribe.reports.tables import ReportCreate
-from roomscribe.retention.service import DownloadKind, RetentionGone, RetentionService
+from roomscribe.retention.outcomes import DownloadKind, RetentionGone
+from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import PurgeReason, RetentionState
 
 DAY = timedelta(days=1)

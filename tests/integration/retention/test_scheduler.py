@@ -16,8 +16,9 @@ from helpers.retention import ADMIN, LISTENER, RoomData, ended_room, wait_for
 from roomscribe.clock import ManualClock
 from roomscribe.reports.service import ReportService
 from roomscribe.reports.tables import ReportCreate
+from roomscribe.retention.outcomes import PurgeOutcome
 from roomscribe.retention.scheduler import SWEEP_JOB_ID, RetentionScheduler
-from roomscribe.retention.service import PurgeOutcome, RetentionService
+from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import PurgeReason, RetentionState
 
 DAY = timedelta(days=1)

@@ -37,10 +37,10 @@ from websockets.exceptions import ConnectionClosed
 
 from helpers.speech import SPEECH_DIR, Clip, manifest, normalize, wer
 from integration.transcripts.live_server import Server, serving
+from roomscribe.asr.engine import Transcriber
 from roomscribe.media.ffmpeg import decode
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader
-from roomscribe.transcription.engine import Transcriber
 
 pytestmark = pytest.mark.model
 

@@ -23,9 +23,9 @@ from helpers.fake_asr import FakeTranscriber, LoudnessVad
 from helpers.fake_final_pass import ToneModel
 from integration.rooms.harness import Api, RawSocket, running
 from roomscribe.app import create_app
+from roomscribe.asr.live_engine import LiveEngine
+from roomscribe.asr.results import Word
 from roomscribe.config import Settings
-from roomscribe.transcription.live import LiveEngine
-from roomscribe.transcription.results import Word
 
 FRAME_BYTES = 3200
 """100 ms of 16-bit 16 kHz mono PCM, as a browser sends it."""

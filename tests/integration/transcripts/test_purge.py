@@ -21,7 +21,7 @@ from integration.transcripts.harness import (
 from roomscribe.config import Settings
 from roomscribe.purgers import purgers
 from roomscribe.recordings.storage import LocalStorage
-from roomscribe.retention.service import PurgeOutcome
+from roomscribe.retention.outcomes import PurgeOutcome
 from roomscribe.retention.tables import PurgeReason
 from roomscribe.transcripts.tables import TranscriptSegment, TranscriptVersion
 

@@ -27,7 +27,8 @@ from integration.transcripts.harness import (
     sign_in,
     speak,
 )
-from roomscribe.archive.index import Index, SegmentDoc
+from roomscribe.archive.documents import SegmentDoc
+from roomscribe.archive.index import Index
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
 from roomscribe.recordings.service import RecordingService

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from whoosh import query
 
-from roomscribe.archive.index import VISIBILITY_CODES
-from roomscribe.archive.search import Asker, Audience, RoomMatch, _cost, parse_query
+from roomscribe.archive.audience import Asker, Audience
+from roomscribe.archive.cost import query_cost
+from roomscribe.archive.documents import VISIBILITY_CODES
+from roomscribe.archive.query_language import RoomMatch, parse_query
 from roomscribe.errors import InvalidInput
 from roomscribe.visibility import Visibility
 
@@ -147,4 +149,4 @@ class FakeReader:
     ("budget date:2026", 20),
 ])
 def test_cost_estimates(text: str, cost: int) -> None:
-    assert _cost(parse_query(text), FakeReader()) == cost
+    assert query_cost(parse_query(text), FakeReader()) == cost

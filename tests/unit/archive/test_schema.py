@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from roomscribe.archive.index import epoch, newest_key
+from roomscribe.archive.documents import epoch, newest_key
 
 NOON = datetime(2026, 5, 1, 12, tzinfo=UTC)
 

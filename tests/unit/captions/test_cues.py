@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from roomscribe.asr.results import Segment, Word
 from roomscribe.captions.cues import Cue, build_cues, speaker_label
 from roomscribe.errors import InvalidInput
-from roomscribe.transcription.results import Segment, Word
 
 BOUND = {"the", "a", "an", "of", "to", "my", "your", "our", "their", "in", "on", "at", "for",
          "with", "from", "by", "into", "about"}

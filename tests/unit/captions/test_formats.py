@@ -12,12 +12,12 @@ import webvtt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from roomscribe.asr.results import Segment, Word
 from roomscribe.captions import formats
 from roomscribe.captions.cues import Cue, build_cues, speaker_label
 from roomscribe.captions.formats import render
 from roomscribe.captions.validator import CaptionRulesBroken, check_srt, check_vtt
 from roomscribe.errors import InvalidInput
-from roomscribe.transcription.results import Segment, Word
 
 
 def said(text: str, start: float, speaker: str | None = None, per_word: float = 0.3) -> Segment:

@@ -20,7 +20,8 @@ from roomscribe.reports.tables import (
     ReportStatus,
     ReportUpdate,
 )
-from roomscribe.retention.service import RetentionGone, RetentionService
+from roomscribe.retention.outcomes import RetentionGone
+from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import Retention
 
 DAY = timedelta(days=1)

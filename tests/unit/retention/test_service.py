@@ -14,14 +14,9 @@ from roomscribe.audit import service as audit
 from roomscribe.audit.tables import AuditAction
 from roomscribe.db import session_scope
 from roomscribe.errors import Conflict, Forbidden, NotFound
-from roomscribe.retention.service import (
-    DirectoryPurger,
-    DownloadKind,
-    PurgeIncomplete,
-    PurgeOutcome,
-    RetentionGone,
-    RetentionService,
-)
+from roomscribe.retention.outcomes import DownloadKind, PurgeIncomplete, PurgeOutcome, RetentionGone
+from roomscribe.retention.purgers import DirectoryPurger
+from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import PurgeReason, Retention, RetentionCreate, RetentionState
 
 DAY = timedelta(days=1)

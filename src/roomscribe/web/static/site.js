@@ -13,6 +13,10 @@
 // - A scheduled room counts down to its start, and stops once it is live.
 
 const announcer = document.getElementById("announcer");
+// Background posts still waiting for their answer, and all posts made so far: a panel refresh
+// that overlaps a post may be showing what that post did, which its own message announces.
+let acting = 0;
+let posted = 0;
 
 function announce(text) {
   if (!announcer || !text) return;
@@ -44,6 +48,8 @@ document.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (form.dataset.busy) return;
   form.dataset.busy = "true";
+  acting += 1;
+  posted += 1;
   clearError(form);
   try {
     const response = await fetch(form.action, {
@@ -63,6 +69,7 @@ document.addEventListener("submit", async (event) => {
   } catch (err) {
     showError(form, "The server could not be reached. Check your connection and try again.");
   } finally {
+    acting -= 1;
     delete form.dataset.busy;
   }
 });
@@ -106,6 +113,7 @@ async function refresh(panel, { quiet = false } = {}) {
     return;
   }
   panel.dataset.loading = "true";
+  const postsBefore = posted;
   try {
     const response = await fetch(panel.dataset.panel, {
       headers: { Accept: "text/html" }, credentials: "same-origin",
@@ -126,7 +134,9 @@ async function refresh(panel, { quiet = false } = {}) {
     const headingId = heading ? heading.id : null;
     const before = watched(panel);
     panel.replaceChildren(fresh.content);
-    if (!quiet) {
+    // The room's event for the reader's own post (or a timed refresh) can overtake the post's
+    // answer under load; announcing what it shows would talk over the post's own message.
+    if (!quiet && acting === 0 && posted === postsBefore) {
       // What changed by someone else's doing (a request to speak arrived, the host approved
       // yours) is announced; the rest of the panel changes silently.
       for (const [id, text] of watched(panel)) {

@@ -102,7 +102,7 @@ class MediaLink {
   }
 }
 
-class Listener {
+class RoomPlayer {
   constructor(root) {
     this.root = root;
     this.room = root.dataset.room;
@@ -357,7 +357,7 @@ class Stage {
 }
 
 const listeners = [...document.querySelectorAll("[data-listen]")]
-  .filter((root) => root.querySelector("[data-play]")).map((root) => new Listener(root));
+  .filter((root) => root.querySelector("[data-play]")).map((root) => new RoomPlayer(root));
 const stages = [...document.querySelectorAll("[data-stage]")].map((root) => new Stage(root));
 
 // On the stage a speaker hears the others from the stage itself; the room's whole mix would

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from helpers.speech import clips, wer
+from roomscribe.asr.engine import Transcriber
 from roomscribe.media import ffmpeg
 from roomscribe.pcm import SAMPLE_RATE
-from roomscribe.transcription.engine import Transcriber
 
 SR = SAMPLE_RATE
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.fake_asr import VOCABULARY, FakeTranscriber, LoudnessVad
-from roomscribe.transcription.engine import Hypothesis, Window
-from roomscribe.transcription.results import Word
-from roomscribe.transcription.streaming import (
+from roomscribe.asr.engine import Hypothesis, Window
+from roomscribe.asr.results import Word
+from roomscribe.asr.streaming import (
     Caption,
     StreamConfig,
     StreamingSession,

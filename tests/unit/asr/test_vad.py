@@ -6,8 +6,8 @@ import numpy as np
 from faster_whisper.vad import get_vad_model
 
 from helpers.speech import clips
+from roomscribe.asr.vad import FRAME, SileroVad
 from roomscribe.media import ffmpeg
-from roomscribe.transcription.vad import FRAME, SileroVad
 
 
 def test_piecewise_scores_equal_the_whole_file_scores() -> None:

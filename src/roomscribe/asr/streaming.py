@@ -28,10 +28,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from roomscribe.asr.engine import MAX_WINDOW, Hypothesis, Window
+from roomscribe.asr.results import Word
+from roomscribe.asr.vad import FRAME
 from roomscribe.pcm import SAMPLE_RATE
-from roomscribe.transcription.engine import MAX_WINDOW, Hypothesis, Window
-from roomscribe.transcription.results import Word
-from roomscribe.transcription.vad import FRAME
 
 HypothesisFn = Callable[[Window], Hypothesis]
 """Transcribes one window (the real one is `Transcriber.hypothesize` on a batch of one)."""
@@ -109,7 +109,7 @@ def _caption(final: bool, words: tuple[Word, ...], at: float) -> Caption:
     return Caption(final=final, words=words, start=at, end=at)
 
 
-def _plain(text: str) -> str:
+def _word_key(text: str) -> str:
     """A word as LocalAgreement compares it: case and punctuation do not make two words differ."""
     return re.sub(r"[^\w']+", "", text.lower())
 
@@ -118,7 +118,7 @@ def agreed(previous: tuple[Word, ...], current: tuple[Word, ...]) -> int:
     """How many leading words two hypotheses agree on (LocalAgreement's longest common prefix)."""
     n = 0
     for a, b in zip(previous, current, strict=False):
-        if _plain(a.text) != _plain(b.text):
+        if _word_key(a.text) != _word_key(b.text):
             break
         n += 1
     return n
@@ -351,7 +351,7 @@ class StreamingSession:
         """
         recent = list(self._recent)
         for k in range(min(len(recent), len(words)), 0, -1):
-            if [_plain(w.text) for w in words[:k]] == [_plain(w.text) for w in recent[-k:]] \
+            if [_word_key(w.text) for w in words[:k]] == [_word_key(w.text) for w in recent[-k:]] \
                     and words[0].start < recent[-1].end + 0.05:
                 return words[k:]
         return words

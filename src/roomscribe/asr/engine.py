@@ -26,11 +26,11 @@ from faster_whisper.transcribe import (
     merge_punctuations,
 )
 
+from roomscribe.asr.catalog import Catalog
+from roomscribe.asr.results import Segment, Word
 from roomscribe.config import Settings
 from roomscribe.errors import ModelUnavailable
 from roomscribe.pcm import SAMPLE_RATE
-from roomscribe.transcription.catalog import Catalog
-from roomscribe.transcription.results import Segment, Word
 
 # Phrases Whisper is known to invent on silence, music or noise (its training data is full of
 # video outros). Dropped only when the model itself was unsure there was speech.
@@ -77,7 +77,8 @@ _PREPEND = "\"'“¿([{-"
 _APPEND = "\"'.。,，!！?？:：”)]}、"
 
 
-def _plain(text: str) -> str:
+def _bare_phrase(text: str) -> str:
+    """Lower-case letters, apostrophes and spaces only: how hallucinations and repeats compare."""
     return re.sub(r"[^a-z' ]+", "", text.lower()).strip()
 
 
@@ -85,7 +86,7 @@ def _is_hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> b
     """Whisper's own silence test, and the phrases it invents when unsure there was speech."""
     if no_speech_prob > 0.6 and avg_logprob < -0.8:
         return True
-    return _plain(text) in _HALLUCINATIONS and (no_speech_prob > 0.2 or avg_logprob < -0.6)
+    return _bare_phrase(text) in _HALLUCINATIONS and (no_speech_prob > 0.2 or avg_logprob < -0.6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +305,7 @@ class Transcriber:
         """
         words, tokens = self._tokenizer.split_to_word_tokens(prefix + new)
         starts = np.cumsum([0] + [len(t) for t in tokens])
-        spoken = [i for i, w in enumerate(words) if _plain(w)]  # punctuation does not repeat
+        spoken = [i for i, w in enumerate(words) if _bare_phrase(w)]  # punctuation does not repeat
         at = _loop_start([words[i] for i in spoken])
         if at == len(spoken):
             return new
@@ -449,7 +450,7 @@ def _loop_start(words: Sequence[str]) -> int:
     A block of three or more words said twice in a row, or of one or two words said three times,
     is a loop; people rarely do either, Whisper often does on a window cut mid-word.
     """
-    plain = [_plain(w) for w in words]
+    plain = [_bare_phrase(w) for w in words]
     n = len(plain)
     for i in range(n):
         for k in range(1, min(8, (n - i) // 2) + 1):

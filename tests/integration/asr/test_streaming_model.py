@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from helpers.speech import clips, normalize, wer
+from roomscribe.asr import engine
+from roomscribe.asr.engine import Hypothesis, Transcriber, Window
+from roomscribe.asr.streaming import StreamConfig, StreamingSession
+from roomscribe.asr.vad import SileroVad
 from roomscribe.media import ffmpeg
 from roomscribe.pcm import SAMPLE_RATE
-from roomscribe.transcription import engine
-from roomscribe.transcription.engine import Hypothesis, Transcriber, Window
-from roomscribe.transcription.streaming import StreamConfig, StreamingSession
-from roomscribe.transcription.vad import SileroVad
 
 SR = SAMPLE_RATE
 

@@ -30,17 +30,17 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from roomscribe.captions.events import CaptionEvent, CaptionSink, LiveStream, Sequencer, Speaker
-from roomscribe.config import Settings
-from roomscribe.errors import Unavailable
-from roomscribe.transcription.engine import Hypothesis, Transcriber, Window
-from roomscribe.transcription.streaming import (
+from roomscribe.asr.engine import Hypothesis, Transcriber, Window
+from roomscribe.asr.streaming import (
     Caption,
     SpeechDetector,
     StreamConfig,
     StreamingSession,
 )
-from roomscribe.transcription.vad import SileroVad
+from roomscribe.asr.vad import SileroVad
+from roomscribe.captions.events import CaptionEvent, CaptionSink, LiveStream, Sequencer, Speaker
+from roomscribe.config import Settings
+from roomscribe.errors import Unavailable
 
 log = logging.getLogger(__name__)
 

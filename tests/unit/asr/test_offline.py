@@ -15,12 +15,12 @@ import pytest
 
 from helpers.fake_asr import FakeTranscriber, LoudnessVad
 from helpers.fake_final_pass import ToneModel
+from roomscribe.asr import offline
+from roomscribe.asr.engine import DecodeOptions
+from roomscribe.asr.offline import sentences, speech_clips, transcribe_track
+from roomscribe.asr.results import Segment, Word
 from roomscribe.recordings.storage import LocalStorage
 from roomscribe.recordings.tracks import TrackReader, TrackWriter
-from roomscribe.transcription import offline
-from roomscribe.transcription.engine import DecodeOptions
-from roomscribe.transcription.offline import sentences, speech_clips, transcribe_track
-from roomscribe.transcription.results import Segment, Word
 
 RATE = 16_000
 VOICE = FakeTranscriber()

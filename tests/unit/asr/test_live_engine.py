@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from helpers.fake_asr import VOCABULARY, FakeTranscriber, LoudnessVad
+from roomscribe.asr.live_engine import LiveEngine
+from roomscribe.asr.streaming import StreamConfig
 from roomscribe.captions.events import CaptionEvent, LiveStream, Speaker
 from roomscribe.errors import Unavailable
-from roomscribe.transcription.live import LiveEngine
-from roomscribe.transcription.streaming import StreamConfig
 
 SR = 16_000
 CHUNK = 1600  # 100 ms, what a browser client sends

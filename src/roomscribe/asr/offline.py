@@ -20,11 +20,11 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from roomscribe.asr.engine import DecodeOptions
+from roomscribe.asr.results import Segment, Word
+from roomscribe.asr.streaming import SpeechDetector
+from roomscribe.asr.vad import FRAME, SileroVad
 from roomscribe.pcm import SAMPLE_RATE
-from roomscribe.transcription.engine import DecodeOptions
-from roomscribe.transcription.results import Segment, Word
-from roomscribe.transcription.streaming import SpeechDetector
-from roomscribe.transcription.vad import FRAME, SileroVad
 
 WINDOW = 600.0
 """Seconds of a track read and transcribed at once: 38 MB of samples, however long the room ran."""

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.speech import Clip, clips, normalize, wer
+from roomscribe.asr.engine import Transcriber
+from roomscribe.asr.live_engine import LiveEngine
 from roomscribe.captions.events import CaptionEvent, Speaker
 from roomscribe.media import ffmpeg
 from roomscribe.pcm import SAMPLE_RATE
-from roomscribe.transcription.engine import Transcriber
-from roomscribe.transcription.live import LiveEngine
 
 SR = SAMPLE_RATE
 CHUNK = SR // 10

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from roomscribe.asr.catalog import Catalog
 from roomscribe.config import PROJECT_ROOT
 from roomscribe.errors import ModelUnavailable, NotFound
-from roomscribe.transcription.catalog import Catalog
 
 
 @pytest.fixture
