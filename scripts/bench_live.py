@@ -46,10 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from helpers.speech import Clip, clips, normalize, wer
 from roomscribe.asr.engine import Transcriber
-from roomscribe.asr.live_engine import LiveEngine
 from roomscribe.asr.results import Word
 from roomscribe.asr.streaming import agreed
 from roomscribe.captions.events import CaptionEvent, CaptionSink, LiveStream, Sequencer, Speaker
+from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.config import Settings
 from roomscribe.media import ffmpeg
 

@@ -30,11 +30,11 @@ from roomscribe.archive.index import Index
 from roomscribe.archive.routes import SearchController, provide_archive
 from roomscribe.archive.service import ArchiveService, SearchLimits
 from roomscribe.asr.engine import Transcriber
-from roomscribe.asr.live_engine import LiveEngine
 from roomscribe.asr.offline import OfflineTranscriber
 from roomscribe.asr.streaming import SpeechDetector
 from roomscribe.asr.vad import SileroVad
 from roomscribe.audit.service import AuditLog
+from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.clock import Clock, system_clock
 from roomscribe.config import Settings, get_settings
 from roomscribe.db import create_all, make_engine
@@ -42,7 +42,11 @@ from roomscribe.errors import ModelUnavailable, RoomscribeError
 from roomscribe.media.janus import Janus, JanusServer, find_janus
 from roomscribe.purgers import purgers
 from roomscribe.ratelimit import RateLimiter
-from roomscribe.recordings.routes import RecordingController, provide_recordings
+from roomscribe.recordings.routes import (
+    RecordingController,
+    provide_recordings,
+    provide_storage_used,
+)
 from roomscribe.recordings.service import RecordingService
 from roomscribe.recordings.storage import open_storage
 from roomscribe.replay.routes import ReplayController, provide_replay
@@ -351,6 +355,7 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                       "rooms": Provide(provide_rooms, sync_to_thread=False),
                       "membership": Provide(provide_membership, sync_to_thread=False),
                       "recordings": Provide(provide_recordings, sync_to_thread=False),
+                      "storage_used": Provide(provide_storage_used, sync_to_thread=True),
                       "transcripts": Provide(provide_transcripts, sync_to_thread=False),
                       "archive": Provide(provide_archive, sync_to_thread=False),
                       "replay": Provide(provide_replay, sync_to_thread=False)},

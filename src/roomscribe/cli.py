@@ -7,6 +7,7 @@ operator can cause ends in a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -118,9 +119,11 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.Argument
     """Subcommands owned by other domains (admin, index, retention), registered by them."""
     from roomscribe.accounts import commands as accounts_commands
     from roomscribe.archive import commands as archive_commands
+    from roomscribe.purgers import command_purgers
     from roomscribe.retention import commands as retention_commands
 
-    return [accounts_commands.register, archive_commands.register, retention_commands.register]
+    return [accounts_commands.register, archive_commands.register,
+            functools.partial(retention_commands.register, purgers=command_purgers)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,9 @@ has one writer per process: the app's, or the one a command opens.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine
 
 from roomscribe.archive.index import Index
@@ -23,3 +26,14 @@ def purgers(settings: Settings, engine: Engine, index: Index) -> list[Purger]:
     """Recordings (tracks and mix), transcripts (every version), the search index."""
     return [RecordingPurger(open_storage(settings), engine), TranscriptPurger(engine),
             IndexPurger(index)]
+
+
+@contextmanager
+def command_purgers(settings: Settings, engine: Engine) -> Iterator[list[Purger]]:
+    """The same list for an operator command, with a search index of the command's own to write
+    while it runs (a server writing it too takes turns through whoosh's lock)."""
+    index = Index.from_settings(settings)
+    try:
+        yield purgers(settings, engine, index)
+    finally:
+        index.close()

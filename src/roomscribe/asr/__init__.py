@@ -1,5 +1,5 @@
-"""Speech recognition (ASR): the shared Whisper model, the model catalog, streaming sessions,
-the live engine and the offline pipeline.
+"""Speech recognition (ASR): the shared Whisper model, the model catalog, voice activity,
+streaming sessions (LocalAgreement-2) and the offline pipeline.
 
-Knows nothing of the web; the rooms and archive domains call into it.
+Knows nothing of captions or the web; `captions.live_engine` and the archive call into it.
 """

@@ -27,6 +27,7 @@ from faster_whisper.transcribe import (
 )
 
 from roomscribe.asr.catalog import Catalog
+from roomscribe.asr.features import LogMel
 from roomscribe.asr.results import Segment, Word
 from roomscribe.config import Settings
 from roomscribe.errors import ModelUnavailable
@@ -160,7 +161,7 @@ class Transcriber:
         self._tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual,
                                     task="transcribe", language=self.language or "en")
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]) or ())
-        self._log_mel = _LogMel(self.model.feature_extractor)
+        self.features = LogMel(self.model.feature_extractor)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, model: str | None = None,
@@ -279,22 +280,6 @@ class Transcriber:
         prefix = tok.encode(" " + window.prefix.strip()) if window.prefix.strip() else []
         return tokens + prefix, len(prefix)
 
-    def _features(self, audio: npt.NDArray[np.float32], frames: int) -> npt.NDArray[np.float32]:
-        """Whisper's log-mel of `audio` followed by silence, `frames` columns long.
-
-        Only the audio (and one FFT's worth of the silence) is computed: every column past it is
-        Whisper's floor, max(-10, loudest - 8) before scaling, exactly (checked against computing
-        the padded whole). That saves the 2 s of padding, and a batch's, on every call.
-        """
-        head = self._log_mel(np.pad(audio.astype(np.float32, copy=False),
-                                    (0, self.model.feature_extractor.n_fft)))
-        # Scaled: (log10 + 4) / 4, so the floor max(-10, top - 8) becomes max(-1.5, top - 2).
-        out = np.full((head.shape[0], frames), max(-1.5, float(head.max()) - 2.0),
-                      dtype=np.float32)
-        used = min(frames, head.shape[1])
-        out[:, :used] = head[:, :used]
-        return out
-
     def _unloop(self, prefix: list[int], new: list[int]) -> list[int]:
         """`new` cut where a repetition loop begins, looking across the prefix too (the model
         likes to say again what it was just made to say).
@@ -322,7 +307,7 @@ class Transcriber:
         total = min(max(sizes) + int(pad * SAMPLE_RATE), 30 * SAMPLE_RATE)
         hop = self.model.feature_extractor.hop_length
         frames = total // hop - (total // hop) % 2
-        features = np.stack([self._features(w.audio[:n], frames)
+        features = np.stack([self.features.padded(w.audio[:n], frames)
                              for w, n in zip(windows, sizes, strict=True)])
         encoded = self.model.model.encode(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features)), to_cpu=False)
@@ -362,38 +347,6 @@ class Transcriber:
                                   no_speech_prob=round(float(no_speech), 4),
                                   avg_logprob=round(float(logprob), 4)))
         return out
-
-
-class _LogMel:
-    """Whisper's log-mel spectrogram exactly as faster-whisper computes it, but without BLAS.
-
-    The one matrix product in faster-whisper's extractor (80 mel filters by 201 FFT bins) goes
-    through NumPy's OpenBLAS, whose idle threads then spin: measured on this 2-core machine, a
-    live call burnt 1.7 CPU-seconds per second of wall time, against 1.0 with one BLAS thread.
-    The filters are sparse (391 of 16 080 weights are non-zero), so a gather and a segmented sum
-    do the same product on the calling thread, for less work besides.
-    """
-
-    def __init__(self, extractor: Any) -> None:
-        self._extractor = extractor
-        filters = np.asarray(extractor.mel_filters, dtype=np.float32)
-        rows, cols = np.nonzero(filters)
-        self._cols = cols
-        self._weights = filters[rows, cols][:, None]
-        self._starts = np.flatnonzero(np.r_[True, np.diff(rows) != 0])
-        if len(self._starts) != filters.shape[0]:
-            raise ValueError("a mel filter with no weight")  # reduceat would misread it
-        self._window = np.hanning(extractor.n_fft + 1)[:-1].astype(np.float32)
-
-    def __call__(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        ex = self._extractor
-        stft = ex.stft(np.pad(audio, (0, ex.hop_length)), ex.n_fft, ex.hop_length,
-                       window=self._window, return_complex=True).astype(np.complex64)
-        power = np.abs(stft[..., :-1]) ** 2
-        mel = np.add.reduceat(self._weights * power[self._cols], self._starts, axis=0)
-        log_spec = np.log10(np.clip(mel, 1e-10, None))
-        log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
-        return np.asarray((log_spec + 4.0) / 4.0, dtype=np.float32)
 
 
 def _words(alignment: list[dict[str, Any]], n_prefix: int, offset: float, duration: float,

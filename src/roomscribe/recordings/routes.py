@@ -14,12 +14,19 @@ from litestar.status_codes import HTTP_200_OK, HTTP_206_PARTIAL_CONTENT
 
 from roomscribe.accounts.tables import Account
 from roomscribe.recordings.service import MixBody, RecordingService
+from roomscribe.recordings.storage import open_storage
 from roomscribe.retention.outcomes import RETAIN_UNTIL_HEADER
 
 
 def provide_recordings(state: State) -> RecordingService:
     service: RecordingService = state.recordings
     return service
+
+
+def provide_storage_used(state: State) -> int:
+    """Bytes in recordings storage now (the retention overviews' figure). Walks the whole
+    store, so only the overviews ask."""
+    return open_storage(state.settings).size("")
 
 
 class RecordingController(Controller):

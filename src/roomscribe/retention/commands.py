@@ -7,26 +7,32 @@ time. Output is JSON, for scripts as much as for people.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 
 from pydantic_core import to_jsonable_python
+from sqlalchemy import Engine
 
-from roomscribe.archive.index import Index
 from roomscribe.config import Settings
 from roomscribe.console import print_json
 from roomscribe.db import create_all, make_engine
 from roomscribe.errors import InvalidInput
-from roomscribe.purgers import purgers
 from roomscribe.retention.policy import Durations
+from roomscribe.retention.purgers import Purger
 from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import RetentionPublic
 
+PurgersFor = Callable[[Settings, Engine], AbstractContextManager[Sequence[Purger]]]
+"""Every domain's purger, open while the command runs: the wiring's list
+(`purgers.command_purgers`), handed in by the CLI so retention never imports what it purges."""
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], *,
+             purgers: PurgersFor) -> None:
     parser = sub.add_parser("retention", help="retention deadlines and purge sweeps")
+    parser.set_defaults(purgers=purgers)
     actions = parser.add_subparsers(dest="retention_command", required=True, metavar="ACTION")
 
     status = actions.add_parser("status", help="one room's deadline, or counts over all rooms")
@@ -57,23 +63,21 @@ def _instant(text: str | None) -> datetime:
 
 
 @contextmanager
-def _service(settings: Settings) -> Iterator[RetentionService]:
-    """The policy over the database, with every purger; the search index is this command's to
-    write while it runs (a server writing it too takes turns through whoosh's lock)."""
+def _service(settings: Settings, purgers: PurgersFor) -> Iterator[RetentionService]:
+    """The policy over the database, with every purger."""
     engine = make_engine(settings)
     create_all(engine)
-    index = Index.from_settings(settings)
     try:
-        yield RetentionService(engine, durations=Durations.from_settings(settings),
-                               purgers=purgers(settings, engine, index))
+        with purgers(settings, engine) as every:
+            yield RetentionService(engine, durations=Durations.from_settings(settings),
+                                   purgers=every)
     finally:
-        index.close()
         engine.dispose()
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     now = _instant(args.now)
-    with _service(settings) as service:
+    with _service(settings, args.purgers) as service:
         if args.room is None:
             print_json(to_jsonable_python({"now": now, **asdict(service.summary(now=now))}))
             return 0
@@ -87,7 +91,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sweep(args: argparse.Namespace, settings: Settings) -> int:
-    with _service(settings) as service:
+    with _service(settings, args.purgers) as service:
         report = service.sweep(now=_instant(args.now), dry_run=args.dry_run)
     print_json(to_jsonable_python(report))
     return 1 if report.failed else 0

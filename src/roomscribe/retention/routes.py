@@ -23,7 +23,6 @@ from roomscribe.audit.service import AuditLog
 from roomscribe.audit.tables import AuditPage
 from roomscribe.errors import Forbidden
 from roomscribe.params import Cursor
-from roomscribe.recordings.storage import open_storage
 from roomscribe.retention.schemas import HoldChange, RetentionAdmin, RetentionOverview
 from roomscribe.retention.service import UPCOMING_DAYS, RetentionService
 from roomscribe.retention.tables import Retention, RetentionPublic
@@ -45,11 +44,6 @@ def provide_admin(caller: NamedDependency[Account]) -> Account:
     return caller
 
 
-def provide_storage_used(state: State) -> int:
-    """Bytes in recordings storage now. Walks the whole store, so only the overviews ask."""
-    return open_storage(state.settings).size("")
-
-
 def provide_audit_log(state: State) -> AuditLog:
     log: AuditLog = state.audit_log
     return log
@@ -60,7 +54,6 @@ DEPENDENCIES = {
     "audit_log": Provide(provide_audit_log, sync_to_thread=False),
     "now": Provide(provide_now, sync_to_thread=False),
     "admin": Provide(provide_admin, sync_to_thread=False),
-    "storage_used": Provide(provide_storage_used, sync_to_thread=True),
 }
 
 

@@ -10,7 +10,7 @@ these four-byte tags is vanishingly unlikely.
 The seams:
 
 - `CaptionSource.open(room=, speaker=, origin=, sink=) -> LiveStream` and `forget(room)`: the live
-  caption engine (`roomscribe.asr.live_engine.LiveEngine` in production, wired by `app.py`).
+  caption engine (`roomscribe.captions.live_engine.LiveEngine` in production, wired by `app.py`).
 - `AudioSink.open(room=, speaker=, origin=) -> AudioTrack`: where a recorded room's audio is
   written (the recordings domain); `NullAudioSink` records nothing.
 

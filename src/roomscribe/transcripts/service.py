@@ -30,13 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from roomscribe.accounts.tables import Account, utcnow
-from roomscribe.archive.service import ArchiveService
 from roomscribe.asr.engine import Transcriber
 from roomscribe.asr.offline import OfflineTranscriber, sentences, transcribe_track
 from roomscribe.asr.results import Segment, Word
@@ -100,6 +99,17 @@ class Export:
     retain_until: datetime
 
 
+class TranscriptIndex(Protocol):
+    """Where saved transcripts become searchable (`archive.ArchiveService`): declared here so
+    transcripts never import the archive, which reads transcripts."""
+
+    async def add_live(self, room_id: str, rows: Sequence[TranscriptSegment]) -> None:
+        """Index live finals just saved."""
+
+    async def reindex(self, room_id: str) -> None:
+        """Replace the room's indexed segments with its archived version."""
+
+
 class TranscriptService:
     """See the module docstring. Start with `start()` and stop with `close()`, on the event loop.
 
@@ -108,7 +118,7 @@ class TranscriptService:
     voice activity model (Silero; a fake for tone-burst tests).
     """
 
-    def __init__(self, engine: Engine, storage: Storage, *, archive: ArchiveService,
+    def __init__(self, engine: Engine, storage: Storage, *, archive: TranscriptIndex,
                  retention: RetentionService, settings: Settings,
                  transcriber: OfflineTranscriber | None = None,
                  detector: Callable[[], SpeechDetector] = SileroVad,

@@ -74,7 +74,7 @@ def test_features_of_the_audio_alone_equal_those_of_the_padded_window(
     audio = ffmpeg.decode(clips("jfk")[0].path)[: int(seconds * SR)]
     frames = int(padded * SR) // 160
     whole = transcriber.model.feature_extractor(np.pad(audio, (0, int(padded * SR) - audio.size)))
-    assert np.allclose(transcriber._features(audio, frames), whole[:, :frames], atol=1e-6)
+    assert np.allclose(transcriber.features.padded(audio, frames), whole[:, :frames], atol=1e-6)
 
 
 def test_a_batch_of_windows_keeps_each_its_own_words(transcriber: Transcriber) -> None:

@@ -23,8 +23,8 @@ from helpers.fake_asr import FakeTranscriber, LoudnessVad
 from helpers.fake_final_pass import ToneModel
 from integration.rooms.harness import Api, RawSocket, running
 from roomscribe.app import create_app
-from roomscribe.asr.live_engine import LiveEngine
 from roomscribe.asr.results import Word
+from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.config import Settings
 
 FRAME_BYTES = 3200

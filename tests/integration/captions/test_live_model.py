@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from helpers.speech import Clip, clips, normalize, wer
 from roomscribe.asr.engine import Transcriber
-from roomscribe.asr.live_engine import LiveEngine
 from roomscribe.captions.events import CaptionEvent, Speaker
+from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.media import ffmpeg
 from roomscribe.pcm import SAMPLE_RATE
 

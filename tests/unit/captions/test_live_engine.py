@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from helpers.fake_asr import VOCABULARY, FakeTranscriber, LoudnessVad
-from roomscribe.asr.live_engine import LiveEngine
 from roomscribe.asr.streaming import StreamConfig
 from roomscribe.captions.events import CaptionEvent, LiveStream, Speaker
+from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.errors import Unavailable
 
 SR = 16_000
