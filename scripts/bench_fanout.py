@@ -45,7 +45,6 @@ import math
 import os
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers.speech import SPEECH_DIR  # noqa: E402
+from helpers.waiting import free_port  # noqa: E402
 from roomscribe.media.ffmpeg import decode  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -522,12 +522,6 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "meets_goal": {k: all(verdict(r)[k] for r in crowd_runs) for k in verdict(runs[-1])},
         "runs": runs,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:

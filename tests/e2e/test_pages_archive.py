@@ -24,8 +24,9 @@ from sqlmodel import Session
 
 from helpers.browser import axe_violations, describe
 from helpers.keyboard import start_at_top, tab_to
-from helpers.site import Site, serve, wait_for
+from helpers.site import Site, serve
 from helpers.speech import SPEECH_DIR, normalize
+from helpers.waiting import wait_for
 from integration.rooms.harness import FakeCaptionSource, RecordingAudioSink
 from roomscribe.asr.engine import Transcriber
 from roomscribe.config import Settings

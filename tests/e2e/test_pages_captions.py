@@ -16,8 +16,9 @@ import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 from websockets.sync.client import ClientConnection, connect
 
-from helpers.site import Site, free_port, serve
+from helpers.site import Site, serve
 from helpers.speech import SPEECH_DIR
+from helpers.waiting import free_port
 from integration.rooms.harness import FakeCaptionSource
 from roomscribe.config import Settings
 from roomscribe.media.ffmpeg import decode

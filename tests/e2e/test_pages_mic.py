@@ -12,7 +12,8 @@ from playwright.sync_api import Browser, expect
 
 from helpers.browser import axe_violations, describe
 from helpers.keyboard import start_at_top, tab_to
-from helpers.site import Site, wait_for
+from helpers.site import Site
+from helpers.waiting import wait_for
 from integration.rooms.harness import RecordedTrack, RecordingAudioSink
 
 pytestmark = pytest.mark.browser

@@ -4,7 +4,6 @@ that ended at a fixed instant, and a purger that really deletes what a room left
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,12 +42,6 @@ def ended_room(room_id: str = "r1", *, ended_at: datetime = T, host_id: int = HO
     return RetentionCreate(room_id=room_id, room_title=title, host_id=host_id, ended_at=ended_at)
 
 
-def wait_for(predicate: Callable[[], bool], *, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 class RoomData:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from helpers.waiting import wait_for
 from roomscribe.accounts.security import SESSION_COOKIE
 from roomscribe.app import SERVER_OPTIONS, create_app
 from roomscribe.config import Settings
@@ -127,17 +127,3 @@ def serve(settings: Settings, *, port: int = 0, **app_options: Any) -> Iterator[
         listener.close()
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on now (for a server a test starts, stops and restarts)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], object], within: float, what: str) -> None:
-    """Poll `condition` (from another thread than the one that makes it true) until it holds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {within} s waiting for {what}")
-        time.sleep(0.02)

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from helpers.speech import SPEECH_DIR, manifest, normalize, wer
-from integration.transcripts.live_server import Client, Server, serving, until
+from helpers.waiting import until
+from integration.transcripts.live_server import Client, Server, serving
 from roomscribe.asr.engine import Transcriber
 from roomscribe.captions.validator import validate_srt, validate_vtt
 from roomscribe.media.ffmpeg import decode, duration

@@ -24,7 +24,8 @@ import numpy.typing as npt
 import pytest
 
 from helpers.speech import SPEECH_DIR, normalize
-from integration.transcripts.live_server import Client, Spoken, serving, until
+from helpers.waiting import until
+from integration.transcripts.live_server import Client, Spoken, serving
 from roomscribe.media.ffmpeg import decode
 
 pytestmark = pytest.mark.model

@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from helpers.site import free_port
+from helpers.waiting import free_port
 
 
 async def _oversized_frame(port: int) -> int | None:

@@ -28,6 +28,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from helpers.browser import axe_violations, describe
 from helpers.speech import SPEECH_DIR, manifest, normalize, wer
+from helpers.waiting import wait_for
 from integration.transcripts.live_server import Server
 from media.conftest import janus_pid
 from roomscribe.asr.engine import Transcriber
@@ -199,14 +200,6 @@ def recorded(page: Page, tmp: Path, name: str) -> np.ndarray:
     return decode(path)
 
 
-def until(check: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        time.sleep(0.2)
-
-
 def within_bound(ref: str, live: str, offline: str, points: float) -> None:
     live_wer, offline_wer = wer([ref], [live]), wer([ref], [offline])
     # Offline is the clean recording; everything live crossed a browser's Opus encoder and the
@@ -238,7 +231,7 @@ def test_two_speakers_hear_each_other_and_a_listener_hears_both(
         join_stage(ana, f"/r/{room}/speak")
         assert axe_violations(ana) == [], describe(axe_violations(ana))
         last_word = normalize(reference(BEN)).split()[-1]
-        until(lambda: last_word in normalize(heard.text("ben")), 60, "Ben's last words")
+        wait_for(lambda: last_word in normalize(heard.text("ben")), 60, "Ben's last words")
         time.sleep(2.0)
     to_listener = recorded(listener, tmp_path, "listener")
     to_ben = recorded(ben, tmp_path, "ben")
@@ -280,7 +273,7 @@ def test_the_hosts_mute_silences_a_speaker_everywhere_within_half_a_second(
     moe = people.tab(chromium(speech(LONG)), "moe")
     join_stage(moe, f"/r/{room}/speak")
     storage = LocalStorage(server.data_dir / "recordings")
-    until(lambda: listener.evaluate("window.__levels.some(([, v]) => v > 0.02)"), 30,
+    wait_for(lambda: listener.evaluate("window.__levels.some(([, v]) => v > 0.02)"), 30,
           "the listener to hear Moe")
     time.sleep(3.0)  # well into the reading
     muted_at = time.time()

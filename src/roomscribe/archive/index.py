@@ -102,7 +102,10 @@ class Index:
     command) may write to the same folder: each side waits for whoosh's lock in turn.
     """
 
-    def __init__(self, path: Path, *, batch_docs: int = 20_000, lock_wait: float = 5.0) -> None:
+    def __init__(self, path: Path, *, batch_docs: int = 20_000, lock_wait: float = 5.0,
+                 on_commit: Callable[[int], None] | None = None) -> None:
+        """`on_commit(n)` hears of each commit of `n` queued operations, on the writer thread
+        (metrics, and tests that wait for a commit)."""
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         existing = index.open_dir(str(path)) if index.exists_in(str(path)) else None
@@ -114,6 +117,7 @@ class Index:
         self._ix = existing if existing is not None else index.create_in(str(path), schema())
         self._batch_docs = batch_docs
         self._lock_wait = lock_wait
+        self._on_commit = on_commit
         self._queue: queue.Queue[_Op | object] = queue.Queue()
         self._closed = False
         self._local = threading.local()
@@ -327,14 +331,15 @@ class Index:
         for op, result in zip(live, results, strict=True):
             op.future.set_result(result)
 
-    @staticmethod
-    def _finish(writer: writing.IndexWriter, ops: list[_Op]) -> None:
+    def _finish(self, writer: writing.IndexWriter, ops: list[_Op]) -> None:
         if any(op.clears for op in ops):
             writer.commit(mergetype=writing.CLEAR)
         elif any(op.expunges for op in ops):
             writer.commit(mergetype=_expunge)
         else:
             writer.commit()
+        if self._on_commit is not None:
+            self._on_commit(len(ops))
 
     def _commit_one(self, op: _Op) -> None:
         writer = self._writer()

@@ -8,12 +8,12 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from whoosh import fields
 from whoosh import index as whoosh_index
 
+from helpers.waiting import until
 from roomscribe.archive.documents import SegmentDoc
 from roomscribe.archive.index import Index
 from roomscribe.archive.reconciliation import ExpectedRoom, Reconciliation
@@ -47,27 +47,27 @@ def room_ids(ix: Index) -> dict[str, int]:
     return counts
 
 
-async def test_live_segments_are_held_briefly_then_committed_together(
-        index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_live_segments_are_held_briefly_then_committed_together(tmp_path: Path) -> None:
     commits: list[int] = []
     committed = threading.Event()
-    finish = Index._finish
 
-    def counted(writer: Any, ops: list[Any]) -> None:
-        commits.append(len(ops))
-        finish(writer, ops)
+    def counted(ops: int) -> None:
+        commits.append(ops)
         committed.set()
 
-    monkeypatch.setattr(Index, "_finish", staticmethod(counted))
-    for n in range(50):
-        index.add_soon([seg(f"r{n % 5}", n)])
-    index.add_soon([seg("r0", 0, "said again")])  # same id: replaced, not duplicated
-    assert index.doc_count() == 0  # held, not yet committed
-    assert await asyncio.to_thread(committed.wait, 5)  # by itself, within COMMIT_DELAY
-    assert room_ids(index) == {f"r{k}": 10 for k in range(5)}
-    assert commits == [1]  # 51 adds, one commit
-    with index.searcher() as searcher:
-        assert searcher.document(seg_id="r0-0")["text"] == "said again"
+    index = Index(tmp_path / "index", on_commit=counted)
+    try:
+        for n in range(50):
+            index.add_soon([seg(f"r{n % 5}", n)])
+        index.add_soon([seg("r0", 0, "said again")])  # same id: replaced, not duplicated
+        assert index.doc_count() == 0  # held, not yet committed
+        assert await asyncio.to_thread(committed.wait, 5)  # by itself, within COMMIT_DELAY
+        assert room_ids(index) == {f"r{k}": 10 for k in range(5)}
+        assert commits == [1]  # 51 adds, one commit
+        with index.searcher() as searcher:
+            assert searcher.document(seg_id="r0-0")["text"] == "said again"
+    finally:
+        index.close()
 
 
 async def test_a_write_after_held_segments_sees_them_or_supersedes_them(index: Index) -> None:
@@ -235,13 +235,15 @@ async def test_a_closed_index_refuses_writes(tmp_path: Path) -> None:
         await ix.add([seg("r1", 0)])
 
 
-async def test_waits_while_another_process_holds_the_writer_lock(tmp_path: Path) -> None:
+async def test_waits_while_another_process_holds_the_writer_lock(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     ix = Index(tmp_path / "index", lock_wait=0.05)
     try:
         # What a `roomscribe index rebuild` running beside the server would hold.
         held = whoosh_index.open_dir(str(tmp_path / "index")).writer()
         adding = asyncio.create_task(ix.add([seg("r1", 0)]))
-        await asyncio.sleep(0.3)
+        await until(lambda: "locked by another writer" in caplog.text, within=10,
+                    what="the writer to find the lock held")
         assert not adding.done()
         held.cancel()
         assert await asyncio.wait_for(adding, 10) == 1

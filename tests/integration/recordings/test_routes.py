@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from helpers.waiting import until
 from integration.rooms.harness import Api
 from integration.transcripts.harness import (
     archive_app,
@@ -64,7 +64,8 @@ async def mixed_room(api: Api) -> tuple[str, dict[str, float]]:
     speak(api, room, "ada", ada)
     await listener.caption_from("ada", "final")
     # Audio goes out faster than real time: Bob waits until the room clock is past Ada's audio.
-    await asyncio.sleep(began["ada"] + len(ada) / 32_000 + 1.0 - live.room_time())
+    past_ada = began["ada"] + len(ada) / 32_000 + 1.0
+    await until(lambda: live.room_time() >= past_ada, within=past_ada + 5, what="the room clock")
     began["bob"] = live.room_time()
     speak(api, room, "bob", say(WORDS[:2])[0])
     await listener.caption_from("bob", "final")
@@ -186,15 +187,14 @@ async def test_audio_is_in_storage_while_the_room_is_still_live(api: Api,
     pcm, _ = say(WORDS)
     speak(api, room, "ada", pcm)
     storage = LocalStorage(settings.data_dir / "recordings")
-    deadline = time.monotonic() + 3.0
-    while True:
-        received = 0.0
-        if storage.exists(f"{room}/tracks/ada/track.json"):
-            received = TrackReader(storage, room, "ada").recorded_seconds
-        if received * 32_000 >= len(pcm) or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.05)
-    assert received * 32_000 == len(pcm)
+
+    def received() -> float:
+        if not storage.exists(f"{room}/tracks/ada/track.json"):
+            return 0.0
+        return TrackReader(storage, room, "ada").recorded_seconds
+
+    await until(lambda: received() * 32_000 >= len(pcm), within=3.0, what="the whole track")
+    assert received() * 32_000 == len(pcm)
     assert (await api.ok("GET", f"/rooms/{room}", "host"))["state"] == "live"
 
 
@@ -231,8 +231,7 @@ async def test_a_track_is_made_durable_within_a_second_even_when_audio_stops(
         track.write(say(WORDS)[0][:3200])
         # The run record is flushed as it is written; the audio, by the idle timer, within the
         # flush interval (1 s) and the timer's period (0.5 s).
-        await asyncio.sleep(1.6)
-        assert storage.flushes >= 2
+        await until(lambda: storage.flushes >= 2, within=1.6, what="the audio's flush")
         await track.close()
         reader = TrackReader(storage, "r1", "ada")
         assert (reader.start, reader.recorded_seconds) == (2.0, 0.1)

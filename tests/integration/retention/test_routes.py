@@ -16,7 +16,7 @@ import pytest
 from litestar import Litestar
 
 from helpers.console import DAY, clocked_app, ended_room, iso, moment, start_clock
-from helpers.retention import wait_for
+from helpers.waiting import wait_for
 from integration.rooms.harness import Api, running
 from roomscribe.clock import ManualClock
 from roomscribe.config import Settings

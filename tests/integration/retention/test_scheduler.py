@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from helpers.retention import ADMIN, LISTENER, RoomData, ended_room, wait_for
+from helpers.retention import ADMIN, LISTENER, RoomData, ended_room
+from helpers.waiting import wait_for
 from roomscribe.clock import ManualClock
 from roomscribe.reports.service import ReportService
 from roomscribe.reports.tables import ReportCreate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from helpers.waiting import until
 from integration.rooms.harness import Api, FakeCaptionSource, RecordingAudioSink, pcm
 
 
@@ -122,11 +123,20 @@ async def test_a_muted_speaker_is_not_captioned_until_they_unmute(
     assert captions.streams[1].origin >= captions.streams[0].origin
 
 
+async def attached(api: Api, room: str) -> None:
+    """Until the room holds a speaker's audio socket."""
+    def holds() -> bool:
+        live = api.app.state.rooms.live.get(room)  # made as the first socket attaches
+        return live is not None and bool(live.audio)
+
+    await until(holds, within=5, what="the audio socket to be attached")
+
+
 async def test_a_newer_audio_connection_replaces_the_older(api: Api) -> None:
     room = await cast(api)
     old = api.socket(room, "audio", "spk")
     old.send_bytes(pcm(20))
-    await asyncio.sleep(0.05)
+    await attached(api, room)
     new = api.socket(room, "audio", "spk")
     assert await old.closed() == (4001, "replaced by a newer audio connection")
     new.send_bytes(pcm(200))
@@ -139,7 +149,7 @@ async def test_revoking_a_speaker_closes_their_audio(api: Api) -> None:
     room = await cast(api)
     speaker = api.socket(room, "audio", "spk")
     speaker.send_bytes(pcm(20))
-    await asyncio.sleep(0.05)
+    await attached(api, room)
     await api.ok("POST", f"/rooms/{room}/members/spk/revoke", "host")
     assert await speaker.closed() == (4004, "no longer a speaker")
 

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from helpers.site import free_port
+from helpers.waiting import free_port
 
 STARTUP = 120.0
 """Seconds a server may take to come up: it loads the model on a shared, busy machine."""
@@ -192,13 +192,3 @@ class Client:
         return spoken
 
 
-async def until(check: Any, *, within: float, every: float = 0.5) -> Any:
-    """Await `check()` until it returns something truthy; that value."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not done within {within} s")
-        await asyncio.sleep(every)

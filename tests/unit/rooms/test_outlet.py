@@ -158,11 +158,15 @@ async def test_closing_cancels_a_waiting_send_and_drops_the_rest() -> None:
 async def test_a_send_that_waits_twice_is_resumed_each_time(stalled: bool) -> None:
     """The rest of a send started on the spot runs in a task through every wait it makes."""
     sent: list[bytes] = []
+    expected = [b"x", b"y"] if stalled else [b"x"]
+    done = asyncio.Event()
 
     async def send(data: bytes) -> None:
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # two different waits inside one send
         await asyncio.sleep(0.01)
         sent.append(data)
+        if len(sent) == len(expected):
+            done.set()
 
     calls = Calls()
     outlet = Outlet(send, limit=5, on_last=lambda: None, on_error=calls.errors.append,
@@ -170,5 +174,6 @@ async def test_a_send_that_waits_twice_is_resumed_each_time(stalled: bool) -> No
     outlet.offer(b"x")
     if stalled:
         outlet.offer(b"y")
-    await asyncio.sleep(0.1)
-    assert sent == ([b"x", b"y"] if stalled else [b"x"]) and calls.errors == []
+    await asyncio.wait_for(done.wait(), 5)
+    await settle()  # nothing more arrives after the last
+    assert sent == expected and calls.errors == []
