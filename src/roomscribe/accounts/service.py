@@ -29,7 +29,7 @@ from roomscribe.accounts.schemas import (
     normalise_handle,
 )
 from roomscribe.accounts.security import new_token, token_digest, verify_password
-from roomscribe.accounts.tables import CLOSED, Account, AuthToken, Follow, TokenKind, utcnow
+from roomscribe.accounts.tables import CLOSED, Account, AuthToken, Follow, TokenKind
 from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.errors import (
@@ -41,6 +41,7 @@ from roomscribe.errors import (
     Unavailable,
 )
 from roomscribe.ratelimit import RateLimiter
+from roomscribe.timestamps import utcnow
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -6,39 +6,15 @@ record that it happened (and who downloaded what before) must outlive them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, event
+from sqlalchemy import JSON, event
 from sqlalchemy.orm import Mapper
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out.
-
-    SQLite keeps no time zone, so a value written aware would come back naive and could no longer
-    be compared with the clock. (`accounts.tables` has the same type; one of them should move to
-    `db.py` once both domains have landed.)
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: pass an aware UTC datetime")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from roomscribe.timestamps import UtcDateTime
 
 
 class AuditAction(StrEnum):

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from roomscribe.accounts.tables import Account, utcnow
+from roomscribe.accounts.tables import Account
 from roomscribe.byte_ranges import byte_range
 from roomscribe.captions.events import Speaker
 from roomscribe.clock import Clock, system_clock
@@ -55,6 +55,7 @@ from roomscribe.retention.policy import check_keeper
 from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import RetentionCreate
 from roomscribe.rooms.tables import EndReason, Room, RoomState
+from roomscribe.timestamps import utcnow
 
 log = logging.getLogger(__name__)
 

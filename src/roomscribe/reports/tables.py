@@ -12,7 +12,7 @@ from enum import StrEnum
 from pydantic import field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
-from roomscribe.audit.tables import UtcDateTime
+from roomscribe.timestamps import UtcDateTime
 
 
 class ReportStatus(StrEnum):

@@ -14,7 +14,7 @@ from pydantic import field_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from roomscribe.audit.tables import UtcDateTime
+from roomscribe.timestamps import UtcDateTime
 
 
 class RetentionState(StrEnum):

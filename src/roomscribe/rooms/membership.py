@@ -19,11 +19,12 @@ Decisions where the issue was silent (the rules themselves are in `rules.py`):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from sqlmodel import Session, col, select
 
 from roomscribe.accounts.service import is_following, require_account
-from roomscribe.accounts.tables import Account, utcnow
+from roomscribe.accounts.tables import Account
 from roomscribe.errors import Conflict, Forbidden, NotFound
 from roomscribe.rooms import records, rules
 from roomscribe.rooms.connection import BLOCKED, REMOVED, Close
@@ -36,6 +37,7 @@ from roomscribe.rooms.schemas import (
 )
 from roomscribe.rooms.store import RoomStore
 from roomscribe.rooms.tables import Member, Role
+from roomscribe.timestamps import utcnow
 
 
 class MembershipService:
@@ -109,18 +111,8 @@ class MembershipService:
 
     async def withdraw_request(self, caller: Account, room_id: str, handle: str) -> None:
         """The requester withdraws, or a host or co-host declines."""
-        def work(session: Session) -> None:
-            records.room(session, room_id)
-            target = require_account(session, handle=handle)
-            if target.id != caller.id:
-                rules.check_moderator(records.role(session, room_id, caller))
-            member = records.member(session, room_id, target)
-            if member.requested_at is None:
-                raise NotFound(f"{target.handle} has no pending request to speak")
-            member.requested_at = None
-            session.add(member)
-
-        await self.store.change(room_id, work)
+        await self._withdraw(caller, room_id, handle, "requested_at",
+                             "has no pending request to speak")
 
     async def invite(self, caller: Account, room_id: str, data: InvitationCreate) -> MemberPublic:
         def work(session: Session) -> MemberPublic:
@@ -159,15 +151,21 @@ class MembershipService:
 
     async def withdraw_invitation(self, caller: Account, room_id: str, handle: str) -> None:
         """A host or co-host withdraws the invitation, or the invited account declines it."""
+        await self._withdraw(caller, room_id, handle, "invited_at", "has no open invitation")
+
+    async def _withdraw(self, caller: Account, room_id: str, handle: str,
+                        field: Literal["requested_at", "invited_at"], missing: str) -> None:
+        """Clear `handle`'s open request or invitation (`field`): theirs to drop, or a
+        moderator's to decline or withdraw."""
         def work(session: Session) -> None:
             records.room(session, room_id)
             target = require_account(session, handle=handle)
             if target.id != caller.id:
                 rules.check_moderator(records.role(session, room_id, caller))
             member = records.member(session, room_id, target)
-            if member.invited_at is None:
-                raise NotFound(f"{target.handle} has no open invitation")
-            member.invited_at = None
+            if getattr(member, field) is None:
+                raise NotFound(f"{target.handle} {missing}")
+            setattr(member, field, None)
             session.add(member)
 
         await self.store.change(room_id, work)

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
-from roomscribe.accounts.tables import Account, utcnow
+from roomscribe.accounts.tables import Account
 from roomscribe.captions.events import Speaker
 from roomscribe.config import Settings
 from roomscribe.errors import Conflict, Forbidden, ModelUnavailable
@@ -47,6 +47,7 @@ from roomscribe.rooms.schemas import (
 )
 from roomscribe.rooms.store import RoomStore
 from roomscribe.rooms.tables import EndReason, Member, Role, Room, RoomState
+from roomscribe.timestamps import utcnow
 
 log = logging.getLogger(__name__)
 

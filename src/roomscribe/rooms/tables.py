@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from roomscribe.accounts.tables import UtcDateTime, utcnow
+from roomscribe.timestamps import UtcDateTime, utcnow
 from roomscribe.visibility import Visibility
 
 

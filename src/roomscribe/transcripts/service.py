@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from roomscribe.accounts.tables import Account, utcnow
+from roomscribe.accounts.tables import Account
 from roomscribe.asr.engine import Transcriber
 from roomscribe.asr.offline import OfflineTranscriber, sentences, transcribe_track
 from roomscribe.asr.results import Segment, Word
@@ -54,6 +54,7 @@ from roomscribe.recordings.tracks import TrackReader, track_ids
 from roomscribe.retention.outcomes import DownloadKind
 from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.tables import Member, Room, RoomState
+from roomscribe.timestamps import utcnow
 from roomscribe.transcripts.schemas import (
     CorrectionCreate,
     SegmentEdit,

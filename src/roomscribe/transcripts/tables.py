@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, Index
 from sqlmodel import Field, SQLModel
 
-from roomscribe.accounts.tables import UtcDateTime, utcnow
+from roomscribe.timestamps import UtcDateTime, utcnow
 
 LIVE_VERSION = 0
 
