@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
 import pytest
 
+from helpers.profile import settings_for, shared_postgres
+from helpers.servers import create_database, have_postgres
 from roomscribe.asr.engine import Transcriber
 from roomscribe.config import Settings
 
@@ -34,10 +37,29 @@ collect_ignore = [] if os.environ.get("ROOMSCRIBE_NETNS") else ["media"]
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
+    """On the run's profile (`scripts/test --profile scale`: a PostgreSQL database)."""
+    return settings_for(tmp_path / "data")
 
 
 @pytest.fixture(scope="session")
 def transcriber() -> Transcriber:
     """The real tiny.en model (int8, CPU), loaded once per test run."""
     return Transcriber.from_settings(Settings())
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The run's PostgreSQL server, started on first use (Debian's postgresql-15, which
+    scripts/test installs when missing); its admin URL."""
+    if not have_postgres():
+        pytest.fail("PostgreSQL 15 is not installed: scripts/test installs it (as root)")
+    return shared_postgres()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database of its own for one test."""
+    return create_database(postgres_server, f"test_{os.getpid()}_{next(_databases)}")

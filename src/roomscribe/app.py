@@ -37,7 +37,7 @@ from roomscribe.audit.service import AuditLog
 from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.clock import Clock, system_clock
 from roomscribe.config import Settings, get_settings
-from roomscribe.db import create_all, make_engine
+from roomscribe.db import make_engine, prepare
 from roomscribe.errors import ModelUnavailable, RoomscribeError
 from roomscribe.media.janus import Janus, JanusServer, find_janus
 from roomscribe.purgers import purgers
@@ -110,9 +110,9 @@ def health(state: State) -> dict[str, str]:
 
 @asynccontextmanager
 async def database(app: Litestar) -> AsyncIterator[None]:
-    """`app.state.engine`, with every domain's tables created."""
+    """`app.state.engine`, its schema migrated (embedded) or checked (shared)."""
     engine = make_engine(app.state.settings)
-    await asyncio.to_thread(create_all, engine)
+    await asyncio.to_thread(prepare, engine)
     app.state.engine = engine
     try:
         yield

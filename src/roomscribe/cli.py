@@ -65,6 +65,46 @@ def _models_install(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from roomscribe.db import current_revision, make_engine, migrate
+
+    engine = make_engine(settings)
+    try:
+        migrate(engine, args.revision)
+        print(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _db_current(args: argparse.Namespace, settings: Settings) -> int:
+    from roomscribe.db import current_revision, head_revision, make_engine
+
+    engine = make_engine(settings)
+    try:
+        current, head = current_revision(engine), head_revision()
+    finally:
+        engine.dispose()
+    print(f"database at {current or 'no revision (empty)'}; newest is {head}")
+    return 0 if current == head else 1
+
+
+def _db_revision(args: argparse.Namespace, settings: Settings) -> int:
+    from alembic import command
+
+    from roomscribe.db import alembic_config, make_engine
+
+    engine = make_engine(settings)
+    config = alembic_config()
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.revision(config, message=args.message, autogenerate=True)
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
     from roomscribe.asr.engine import Transcriber
     from roomscribe.captions.formats import render
@@ -100,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     inst = msub.add_parser("install", help="assemble a model into models/NAME and verify it")
     inst.add_argument("name", metavar="NAME")
     inst.set_defaults(handler=_models_install)
+
+    db = sub.add_parser("db", help="the database schema: migrations (Alembic)")
+    dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = dsub.add_parser("upgrade", help="migrate the database to the newest schema (or REVISION)")
+    up.add_argument("revision", nargs="?", default="head", metavar="REVISION")
+    up.set_defaults(handler=_db_upgrade)
+    dsub.add_parser("current", help="the database's revision; exit 1 unless it is the newest"
+                    ).set_defaults(handler=_db_current)
+    rev = dsub.add_parser("revision", help="for developers: write a migration from the models' "
+                          "changes against a database at the newest revision")
+    rev.add_argument("-m", "--message", required=True)
+    rev.set_defaults(handler=_db_revision)
 
     tr = sub.add_parser("transcribe", help="transcribe a recording into a caption file")
     tr.add_argument("input", metavar="INPUT", help="any audio file ffmpeg reads")

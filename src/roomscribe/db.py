@@ -1,8 +1,9 @@
 """The database engine and sessions. SQLite in the data folder by default; any SQLAlchemy URL
 through `ROOMSCRIBE_DATABASE_URL`.
 
-Tables register themselves on `SQLModel.metadata` by being imported; `create_all` imports every
-domain's `tables` module so the schema is whole before it is created.
+Tables register themselves on `SQLModel.metadata` by being imported; `import_tables` imports
+every domain's `tables` module so the schema is whole. The schema itself is made and changed by
+the Alembic migrations in `roomscribe.migrations`, through `migrate`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event
-from sqlmodel import Session, SQLModel, create_engine
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, event, inspect
+from sqlmodel import Session, create_engine
 
 from roomscribe.config import Settings
+from roomscribe.errors import RoomscribeError
 
 #: Modules that define tables; each domain adds its own here.
 TABLE_MODULES: tuple[str, ...] = (
@@ -52,10 +58,65 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def create_all(engine: Engine) -> None:
+class SchemaOutOfDate(RoomscribeError):
+    """The shared database is not at the revision this code expects."""
+
+
+BASELINE = "0001"
+"""The first revision: the schema `create_all` made before there were migrations."""
+
+
+def import_tables() -> None:
     for module in TABLE_MODULES:
         importlib.import_module(module)
-    SQLModel.metadata.create_all(engine)
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "roomscribe:migrations")
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to `revision` (the newest by default), in one transaction where the
+    database allows. A database made before migrations existed (tables, no version) is taken
+    as the baseline first: its tables are exactly what the baseline creates."""
+    import_tables()
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        names = set(inspect(conn).get_table_names())
+        if "alembic_version" not in names and "account" in names:
+            command.stamp(config, BASELINE)
+        command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def prepare(engine: Engine) -> None:
+    """What the server does at start. The embedded database (SQLite) is migrated on the spot:
+    one process owns it. A shared one is the operator's to migrate (`roomscribe db upgrade`),
+    once, not by every web process racing at start; the server refuses to run on another
+    revision than its own code's."""
+    if engine.dialect.name == "sqlite":
+        migrate(engine)
+        return
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaOutOfDate(f"the database is at revision {current or '(none)'} and this "
+                              f"version needs {head}: run `roomscribe db upgrade` first")
+
+
+def create_all(engine: Engine) -> None:
+    """Every table at the newest revision, whatever the database (tests and tools)."""
+    migrate(engine)
 
 
 def forget_deleted(engine: Engine) -> None:

@@ -23,11 +23,11 @@ from websockets.sync.client import connect
 from helpers.browser import axe_violations, describe
 from helpers.console import DAY, moment, start_clock
 from helpers.keyboard import Stop, start_at_top, tab_to, tabbable, walk
+from helpers.profile import settings_for
 from helpers.site import Site, serve
 from integration.rooms.harness import FakeCaptionSource, RecordingAudioSink
 from roomscribe.accounts.service import AccountService
 from roomscribe.clock import ManualClock
-from roomscribe.config import Settings
 from roomscribe.db import make_engine
 from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import RetentionCreate
@@ -72,7 +72,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Recorded rooms that ended: one reported by a listener who followed it (with a note on the
     report), one on hold, one purged; and rooms known only to the retention policy, one past its
     deadline and one due in three days."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("console") / "data")
+    settings = settings_for(tmp_path_factory.mktemp("console") / "data")
     clock = start_clock()
     with serve(settings, clock=clock, caption_source=FakeCaptionSource(),
                audio_sink=RecordingAudioSink()) as site:

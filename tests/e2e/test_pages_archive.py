@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from helpers.browser import axe_violations, describe
 from helpers.keyboard import start_at_top, tab_to
+from helpers.profile import settings_for
 from helpers.site import Site, serve
 from helpers.speech import SPEECH_DIR, normalize
 from helpers.waiting import wait_for
@@ -130,7 +131,7 @@ def mark_purged(settings: Settings, room_id: str, on: datetime) -> None:
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory,
             transcriber: Transcriber) -> Iterator[Archive]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("archive") / "data")
+    settings = settings_for(tmp_path_factory.mktemp("archive") / "data")
     audio = [decode(path) for _, path in SPOKEN]
     segments: list[TranscriptSegment] = []
     offset = 0.0

@@ -16,11 +16,11 @@ import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 from websockets.sync.client import ClientConnection, connect
 
+from helpers.profile import settings_for
 from helpers.site import Site, serve
 from helpers.speech import SPEECH_DIR
 from helpers.waiting import free_port
 from integration.rooms.harness import FakeCaptionSource
-from roomscribe.config import Settings
 from roomscribe.media.ffmpeg import decode
 from roomscribe.web.presets import FONTS, PRESETS, contrast
 
@@ -335,7 +335,7 @@ def test_captions_carry_on_after_the_server_restarts(
         tmp_path: Path, browser: Browser, recording: list[bytes]) -> None:
     """A graceful restart keeps the room live but numbers its captions from 0 again: the page,
     which reconnects by itself, shows the new captions instead of taking them for repeats."""
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = settings_for(tmp_path / "data")
     port = free_port()
     context = browser.new_context()
     try:

@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from helpers.browser import CHROMIUM, CHROMIUM_ARGS, axe_violations, describe
+from helpers.profile import server_env
 from helpers.speech import SPEECH_DIR, normalize
 from integration.transcripts.live_server import Server, serving
 from roomscribe.media.ffmpeg import decode, encode
@@ -176,7 +177,8 @@ def test_a_recorded_room_from_sign_up_to_the_admin_queue(server: Server,
     # An admin, made with the operator's command, finds it waiting.
     subprocess.run([sys.executable, "-m", "roomscribe", "admin", "create", "ada",
                     "--password", PASSWORD, "--display-name", "Ada Admin"], check=True,
-                   env={**os.environ, "ROOMSCRIBE_DATA_DIR": str(server.data_dir)})
+                   env={**os.environ, "ROOMSCRIBE_DATA_DIR": str(server.data_dir),
+                        **server_env(server.data_dir)})
     admin_context, admin = person(browser)
     admin.goto(f"{url}/signin")
     admin.get_by_label("Handle").fill("ada")

@@ -13,10 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers.profile import settings_for
 from helpers.site import serve
 from integration.rooms.harness import FakeCaptionSource, RecordingAudioSink
 from roomscribe.accounts.service import AccountService
-from roomscribe.config import Settings
 from roomscribe.db import make_engine
 
 SEED = 20261206
@@ -27,7 +27,7 @@ SKIPPED = ("captionEvents", "signOut")
 
 
 def test_no_generated_request_makes_the_server_fail(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = settings_for(tmp_path / "data")
     with serve(settings, caption_source=FakeCaptionSource(),
                audio_sink=RecordingAudioSink()) as site:
         token = site.account("fuzzer")

@@ -15,6 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from helpers.profile import server_env
 from helpers.waiting import free_port
 
 
@@ -38,7 +39,8 @@ async def _oversized_frame(port: int) -> int | None:
 
 def test_serve_answers_health_and_schema(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "ROOMSCRIBE_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "ROOMSCRIBE_DATA_DIR": str(tmp_path / "data"),
+           **server_env(tmp_path / "data")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "roomscribe", "serve", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -10,19 +10,19 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from sqlmodel import select
 
+from helpers.profile import server_env, settings_for
 from roomscribe.accounts.tables import Account
-from roomscribe.config import Settings
 from roomscribe.db import make_engine, session_scope
 
 
 def run(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ROOMSCRIBE_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "ROOMSCRIBE_DATA_DIR": str(data_dir), **server_env(data_dir)}
     return subprocess.run([sys.executable, "-m", "roomscribe", *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
 def stored(data_dir: Path, handle: str) -> Account:
-    engine = make_engine(Settings(data_dir=data_dir))
+    engine = make_engine(settings_for(data_dir))
     try:
         with session_scope(engine) as session:
             return session.exec(select(Account).where(Account.handle == handle)).one()

@@ -15,10 +15,10 @@ from argon2.profiles import CHEAPEST
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from helpers.profile import settings_for
 from roomscribe.accounts.schemas import AccountCreate, SessionCreate
 from roomscribe.accounts.service import AccountService, Limits
 from roomscribe.app import create_app
-from roomscribe.config import Settings
 from roomscribe.db import create_all, make_engine
 
 Client = TestClient[Litestar]
@@ -26,7 +26,7 @@ Client = TestClient[Litestar]
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[Client]:
-    settings = Settings(data_dir=tmp_path / "data", signin_limit="5/minute",
+    settings = settings_for(tmp_path / "data", signin_limit="5/minute",
                         signin_failure_limit="3/minute", signup_limit="4/minute",
                         search_limit="6/minute", anonymous_search_limit="2/minute")
     app = create_app(settings, password_hasher=PasswordHasher.from_parameters(CHEAPEST))
@@ -109,7 +109,7 @@ class SlowHasher(PasswordHasher):
 
 
 def test_password_hashing_runs_two_at_a_time_however_many_sign_in(tmp_path: Path) -> None:
-    engine = make_engine(Settings(data_dir=tmp_path / "data"))
+    engine = make_engine(settings_for(tmp_path / "data"))
     create_all(engine)
     hasher = SlowHasher()
     accounts = AccountService(engine, hasher=hasher, limits=Limits(

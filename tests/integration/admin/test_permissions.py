@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from helpers.console import DAY, Visitor, moment, start_clock
+from helpers.profile import settings_for
 from helpers.site import Site, serve
 from integration.rooms.harness import FakeCaptionSource, RecordingAudioSink
 from roomscribe.accounts.service import AccountService
@@ -140,7 +141,7 @@ class Stage:
 
 @pytest.fixture(scope="module")
 def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("admin") / "data")
+    settings = settings_for(tmp_path_factory.mktemp("admin") / "data")
     clock = start_clock()
     with serve(settings, clock=clock, caption_source=FakeCaptionSource(),
                audio_sink=RecordingAudioSink()) as site:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -215,10 +215,11 @@ class CountingStorage(LocalStorage):
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Engine:
+def engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings)
     create_all(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 async def test_a_track_is_made_durable_within_a_second_even_when_audio_stops(

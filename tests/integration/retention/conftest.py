@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ from roomscribe.retention.service import RetentionService
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Engine:
-    return engine_for(settings)
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = engine_for(settings)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from helpers.profile import server_env
 from helpers.retention import T, ended_room
 from roomscribe.cli import main
 from roomscribe.config import Settings, get_settings
@@ -20,6 +21,8 @@ DAY = timedelta(days=1)
 @pytest.fixture(autouse=True)
 def environment(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("ROOMSCRIBE_DATA_DIR", str(settings.data_dir))
+    for name, value in server_env(settings.data_dir).items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

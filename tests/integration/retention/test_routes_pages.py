@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 from websockets.sync.client import connect
 
 from helpers.console import DAY, Visitor, iso, moment, start_clock
+from helpers.profile import settings_for
 from helpers.site import Site, serve
 from integration.rooms.harness import FakeCaptionSource, RecordingAudioSink
 from roomscribe.accounts.service import AccountService
 from roomscribe.clock import ManualClock
-from roomscribe.config import Settings
 from roomscribe.db import make_engine
 from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import Retention, RetentionCreate
@@ -64,7 +64,7 @@ class Stage:
 
 @pytest.fixture(scope="module")
 def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("pages") / "data")
+    settings = settings_for(tmp_path_factory.mktemp("pages") / "data")
     clock = start_clock()
     with serve(settings, clock=clock, caption_source=FakeCaptionSource(),
                audio_sink=RecordingAudioSink()) as site:

@@ -12,9 +12,9 @@ import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 
+from helpers.profile import settings_for
 from integration.rooms.harness import Api, FakeCaptionSource, RecordingAudioSink, pcm, running
 from roomscribe.app import create_app
-from roomscribe.config import Settings
 from roomscribe.rooms.service import RoomLimits
 
 LIMITED = {"audio_burst_seconds": 2.0, "max_live_rooms_per_account": 2,
@@ -24,7 +24,7 @@ LIMITED = {"audio_burst_seconds": 2.0, "max_live_rooms_per_account": 2,
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    app = create_app(Settings(data_dir=tmp_path / "data", **LIMITED),  # type: ignore[arg-type]
+    app = create_app(settings_for(tmp_path / "data", **LIMITED),  # type: ignore[arg-type]
                      caption_source=FakeCaptionSource(), audio_sink=RecordingAudioSink(),
                      password_hasher=PasswordHasher.from_parameters(CHEAPEST))
     async with running(app) as api:

@@ -15,10 +15,10 @@ from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 from sqlmodel import select
 
+from helpers.profile import settings_for
 from integration.rooms.harness import Api, FakeCaptionSource, pcm, running
 from roomscribe.accounts.tables import Account
 from roomscribe.app import create_app
-from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.errors import ModelUnavailable
 from roomscribe.rooms.connection import BLOCKED, Connection
@@ -191,7 +191,7 @@ async def test_a_server_without_a_caption_engine_refuses_audio(api: Api) -> None
 
 async def test_a_model_that_cannot_load_leaves_the_server_up_without_captions(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    app = create_app(Settings(data_dir=tmp_path / "data", asr_model="no-such-model"),
+    app = create_app(settings_for(tmp_path / "data", asr_model="no-such-model"),
                      password_hasher=PasswordHasher.from_parameters(CHEAPEST))
     async with running(app) as api:
         room = await cast(api)

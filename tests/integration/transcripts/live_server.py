@@ -27,6 +27,7 @@ import numpy.typing as npt
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from helpers.profile import server_env
 from helpers.waiting import free_port
 
 STARTUP = 120.0
@@ -53,7 +54,7 @@ def serving(data_dir: Path, log: Path, **env: str) -> Iterator[Server]:
     """A server on a free loopback port until the block ends (then stopped, if still alive).
     `env` adds `ROOMSCRIBE_*` settings."""
     port = free_port()
-    environ = {**os.environ, "ROOMSCRIBE_DATA_DIR": str(data_dir), **env}
+    environ = {**os.environ, "ROOMSCRIBE_DATA_DIR": str(data_dir), **server_env(data_dir), **env}
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "roomscribe", "serve", "--port", str(port)],
                                 env=environ, stdout=out, stderr=subprocess.STDOUT)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from helpers.profile import server_env
 from integration.rooms.harness import Api
 from integration.transcripts.harness import (
     archive_app,
@@ -169,7 +170,8 @@ async def test_index_rebuild_writes_the_index_afresh_from_the_database(
     if wipe:
         for path in (settings.data_dir / "index").iterdir():
             path.unlink()
-    env = {**os.environ, "ROOMSCRIBE_DATA_DIR": str(settings.data_dir)}
+    env = {**os.environ, "ROOMSCRIBE_DATA_DIR": str(settings.data_dir),
+           **server_env(settings.data_dir)}
     done = await asyncio.to_thread(subprocess.run, [
         sys.executable, "-m", "roomscribe", "index", "rebuild"], env=env, capture_output=True,
         text=True, timeout=120)

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from websockets.sync.client import connect
 
 from helpers.console import Visitor, moment
+from helpers.profile import settings_for
 from helpers.site import Site, serve
 from integration.rooms.harness import FakeCaptionSource, RecordingAudioSink
 from roomscribe.config import Settings
@@ -28,7 +29,7 @@ COUNT = itertools.count()
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Settings]]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("pages") / "data")
+    settings = settings_for(tmp_path_factory.mktemp("pages") / "data")
     with serve(settings, caption_source=FakeCaptionSource(),
                audio_sink=RecordingAudioSink()) as running:
         yield running, settings

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import Engine
 
@@ -8,5 +10,7 @@ from roomscribe.config import Settings
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Engine:
-    return engine_for(settings)
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = engine_for(settings)
+    yield engine
+    engine.dispose()
