@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers.profile import settings_for, shared_postgres
-from helpers.servers import create_database, have_postgres
+from helpers.profile import SCALE, settings_for, shared_postgres
+from helpers.servers import create_database, have_postgres, s3_server
 from roomscribe.asr.engine import Transcriber
 from roomscribe.config import Settings
 
@@ -33,6 +34,16 @@ for name, value in UNLIMITED.items():
 # Media tests need a network namespace of their own (scripts/test makes it: unshare -n, then
 # scripts/_netns.sh): outside one they are not collected, and scripts/test runs them inside.
 collect_ignore = [] if os.environ.get("ROOMSCRIBE_NETNS") else ["media"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if SCALE:
+        # psycopg warns when a pooled connection is collected rather than closed: test engines
+        # made per test and dropped without dispose(); the server's own engine is disposed.
+        config.addinivalue_line("filterwarnings",
+                                "ignore:.*deleted while still open:ResourceWarning")
+        config.addinivalue_line("filterwarnings",
+                                "ignore::pytest.PytestUnraisableExceptionWarning")
 
 
 @pytest.fixture
@@ -63,3 +74,26 @@ _databases = itertools.count()
 def postgres_url(postgres_server: str) -> str:
     """A fresh, empty database of its own for one test."""
     return create_database(postgres_server, f"test_{os.getpid()}_{next(_databases)}")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server for the run, started on first use; its endpoint URL."""
+    with s3_server() as url:
+        yield url
+
+
+_buckets = itertools.count()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty bucket of its own for one test, with credentials boto3 accepts."""
+    import boto3
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    name = f"test-{os.getpid()}-{next(_buckets)}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name

@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     max_concurrent_hashes: int = Field(default=4, ge=1)
     """Password hashes (argon2, ~50 ms of a core each) computed at once; more wait."""
 
+    storage_url: str | None = None
+    """Where recordings live: None for `data_dir/recordings`, or `s3://bucket/prefix`."""
+
+    s3_endpoint_url: str | None = None
+    """An S3-compatible store's endpoint (None: AWS itself); credentials are the `AWS_*` ones."""
+
     rate_limit_storage: str = "memory://"
     """Where the rate limiters count: `memory://` for one process, a `redis://` URL to share
     the counts between processes."""

@@ -1,9 +1,10 @@
 """Which profile the tests run on (`scripts/test --profile scale`), and the settings that follow.
 
-Embedded: SQLite in the test's data folder, as `scripts/serve` runs. Scale: every data folder gets
-a database of its own on one PostgreSQL server the run starts (the same folder, the same database,
-so a test that restarts a server on its folder finds its data again), migrated as an operator
-would with `roomscribe db upgrade` before anything uses it.
+Embedded: SQLite and recordings in the test's data folder, as `scripts/serve` runs. Scale: every
+data folder gets a database of its own on one PostgreSQL server the run starts, migrated as an
+operator would with `roomscribe db upgrade` before anything uses it, and a bucket of its own on
+one S3 server (moto's) for its recordings. The same folder always gets the same database and
+bucket, so a test that restarts a server on its folder finds its data again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import sqlalchemy
 
-from helpers.servers import postgres
+from helpers.servers import postgres, s3_server
 from roomscribe.config import Settings
 from roomscribe.db import make_engine, migrate
 
@@ -25,6 +26,13 @@ SCALE = os.environ.get("ROOMSCRIBE_TEST_PROFILE") == "scale"
 
 _lock = threading.Lock()
 _server: str | None = None
+_s3: str | None = None
+
+if SCALE:
+    # Credentials moto accepts, for this process and every server it starts.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
 def shared_postgres() -> str:
@@ -38,12 +46,43 @@ def shared_postgres() -> str:
         return _server
 
 
+def shared_s3() -> str:
+    """The run's S3 server (moto), started on first use, stopped at exit; its endpoint."""
+    global _s3
+    with _lock:
+        if _s3 is None:
+            running = s3_server()
+            _s3 = running.__enter__()
+            atexit.register(running.__exit__, None, None, None)
+        return _s3
+
+
+def _name(data_dir: Path) -> str:
+    return "t" + hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:20]
+
+
+def bucket_for(data_dir: Path) -> tuple[str, str] | None:
+    """(storage URL, endpoint) of `data_dir`'s bucket on this profile (None: the folder)."""
+    if not SCALE:
+        return None
+    import boto3
+
+    endpoint = shared_s3()
+    client = boto3.client("s3", endpoint_url=endpoint)
+    name = _name(data_dir)
+    try:
+        client.head_bucket(Bucket=name)
+    except client.exceptions.ClientError:
+        client.create_bucket(Bucket=name)
+    return f"s3://{name}/recordings", endpoint
+
+
 def database_for(data_dir: Path) -> str | None:
     """The database URL for `data_dir` on this profile (None: the embedded default)."""
     if not SCALE:
         return None
     admin = shared_postgres()
-    name = "t_" + hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:20]
+    name = _name(data_dir)
     url = admin.rsplit("/", 1)[0] + f"/{name}"
     engine = sqlalchemy.create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
@@ -59,13 +98,18 @@ def database_for(data_dir: Path) -> str | None:
     return url
 
 
+def server_env(data_dir: Path) -> dict[str, str]:
+    """The `ROOMSCRIBE_*` settings of `data_dir` on this profile, beyond the folder itself."""
+    env: dict[str, str] = {}
+    if (url := database_for(data_dir)) is not None:
+        env["ROOMSCRIBE_DATABASE_URL"] = url
+    if (bucket := bucket_for(data_dir)) is not None:
+        env["ROOMSCRIBE_STORAGE_URL"], env["ROOMSCRIBE_S3_ENDPOINT_URL"] = bucket
+    return env
+
+
 def settings_for(data_dir: Path, **overrides: Any) -> Settings:
     """`Settings` for a test whose data lives in `data_dir`, on the run's profile."""
-    url = database_for(data_dir)
-    return Settings(data_dir=data_dir, **({"database_url": url} if url else {}), **overrides)
-
-
-def server_env(data_dir: Path) -> dict[str, str]:
-    """What a `roomscribe serve` child process needs to be told for the same."""
-    url = database_for(data_dir)
-    return {"ROOMSCRIBE_DATABASE_URL": url} if url else {}
+    profile = {name.removeprefix("ROOMSCRIBE_").lower(): value
+               for name, value in server_env(data_dir).items()}
+    return Settings(data_dir=data_dir, **{**profile, **overrides})

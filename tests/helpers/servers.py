@@ -1,12 +1,14 @@
-"""Servers a test run starts for itself: PostgreSQL and Redis from Debian's packages, each a child
-process in a temporary folder on a loopback port the harness picks, stopped when the block ends.
-Nothing relies on a system service."""
+"""Servers a test run starts for itself: PostgreSQL from Debian's packages and moto's S3 server,
+each a child process in a temporary folder on a loopback port the harness picks, stopped when the
+block ends. Nothing relies on a system service."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,3 +89,29 @@ def create_database(admin_url: str, name: str) -> str:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     engine.dispose()
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def s3_server() -> Iterator[str]:
+    """moto's S3 server (`moto[server]`) on a loopback port; yields its endpoint URL. No real
+    S3-compatible server installs on these machines, so the object-store tests run on this."""
+    port = free_port()
+    binary = Path(sys.executable).with_name("moto_server")
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: _listening(port) or server.poll() is not None, 30,
+                     "the S3 server to listen")
+            if server.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"moto_server exited: {log.read().decode()}")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.wait(20)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from helpers.browser import axe_violations, describe
+from helpers.profile import settings_for
 from helpers.speech import SPEECH_DIR, manifest, normalize, wer
 from helpers.waiting import wait_for
 from integration.transcripts.live_server import Server
@@ -34,7 +35,7 @@ from media.conftest import janus_pid
 from roomscribe.asr.engine import Transcriber
 from roomscribe.media.ffmpeg import decode, encode
 from roomscribe.pcm import SAMPLE_RATE
-from roomscribe.recordings.storage import LocalStorage
+from roomscribe.recordings.storage import open_storage
 from roomscribe.recordings.tracks import TrackReader
 
 pytestmark = [pytest.mark.model, pytest.mark.browser]
@@ -272,7 +273,7 @@ def test_the_hosts_mute_silences_a_speaker_everywhere_within_half_a_second(
     listener.evaluate(LEVELS)
     moe = people.tab(chromium(speech(LONG)), "moe")
     join_stage(moe, f"/r/{room}/speak")
-    storage = LocalStorage(server.data_dir / "recordings")
+    storage = open_storage(settings_for(server.data_dir))
     wait_for(lambda: listener.evaluate("window.__levels.some(([, v]) => v > 0.02)"), 30,
           "the listener to hear Moe")
     time.sleep(3.0)  # well into the reading

@@ -9,7 +9,8 @@ Keys are `/`-separated paths of plain segments (letters, digits, `.`, `_`, `-`; 
 and never starting with a dot). A *prefix* is a key path, not a string prefix: `rooms/1` covers
 `rooms/1` and everything under `rooms/1/`, never `rooms/10/...`, which a string prefix would.
 
-`LocalStorage(root)` keeps each key as a file under `root` (by default `data_dir/recordings`).
+`LocalStorage(root)` keeps each key as a file under `root` (by default `data_dir/recordings`);
+`recordings.s3.S3Storage` keeps them in a bucket.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from roomscribe.config import Settings
 from roomscribe.errors import InvalidInput, NotFound
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,199}")
-_CHUNK = 1 << 20
+CHUNK = 1 << 20
 
 
 def check_key(key: str, *, prefix: bool = False) -> str:
@@ -70,7 +71,7 @@ class Storage(Protocol):
         """Bytes `[start, end)` of an object (all of it by default); past the end reads short."""
 
     def stream(self, key: str, start: int = 0, end: int | None = None,
-               chunk_size: int = _CHUNK) -> Iterator[bytes]:
+               chunk_size: int = CHUNK) -> Iterator[bytes]:
         """Like `get`, in chunks: serves large objects and HTTP ranges without loading them."""
 
     def append(self, key: str) -> Appender:
@@ -92,7 +93,12 @@ class Storage(Protocol):
 
 
 def open_storage(settings: Settings) -> Storage:
-    """The configured backend: the local folder `data_dir/recordings` (an object store later)."""
+    """The configured backend: the local folder `data_dir/recordings` by default, or an S3
+    bucket (`ROOMSCRIBE_STORAGE_URL=s3://bucket/prefix`, see `recordings.s3`)."""
+    if settings.storage_url:
+        from roomscribe.recordings.s3 import S3Storage  # boto3 loads only when asked for
+
+        return S3Storage.from_url(settings.storage_url, endpoint_url=settings.s3_endpoint_url)
     return LocalStorage.from_settings(settings)
 
 
@@ -168,7 +174,7 @@ class LocalStorage:
         return b"".join(self.stream(key, start, end))
 
     def stream(self, key: str, start: int = 0, end: int | None = None,
-               chunk_size: int = _CHUNK) -> Iterator[bytes]:
+               chunk_size: int = CHUNK) -> Iterator[bytes]:
         if start < 0 or (end is not None and end < start):
             raise InvalidInput(f"bad byte range [{start}, {end}) for {key!r}")
         path = self._path(key)

@@ -33,7 +33,7 @@ from roomscribe.errors import Unavailable
 from roomscribe.media import ffmpeg
 from roomscribe.recordings import service as recordings_service
 from roomscribe.recordings.service import RecordingPurger, RecordingService
-from roomscribe.recordings.storage import LocalAppender, LocalStorage
+from roomscribe.recordings.storage import LocalAppender, LocalStorage, open_storage
 from roomscribe.recordings.tables import Recording, RecordingState
 from roomscribe.recordings.tracks import TrackReader
 from roomscribe.retention.service import RetentionService
@@ -104,7 +104,7 @@ async def test_a_recorded_room_becomes_one_ogg_mix_on_the_room_clock(
         assert loud(samples, first - 0.4, first - 0.1) < 0.005, who  # the silence before it
     assert loud(samples, began["ada"] + 3.4, began["bob"] - 0.2) < 0.005  # the pause between
     # The speakers' own tracks stay beside the mix until the retention purge.
-    kept = LocalStorage(settings.data_dir / "recordings").list(room)
+    kept = open_storage(settings).list(room)
     assert f"{room}/mix.ogg" in kept
     assert {f"{room}/tracks/{who}/audio.pcm" for who in ("ada", "bob")} <= set(kept)
 
@@ -186,7 +186,7 @@ async def test_audio_is_in_storage_while_the_room_is_still_live(api: Api,
     room = await recorded_room(api, "ada")
     pcm, _ = say(WORDS)
     speak(api, room, "ada", pcm)
-    storage = LocalStorage(settings.data_dir / "recordings")
+    storage = open_storage(settings)
 
     def received() -> float:
         if not storage.exists(f"{room}/tracks/ada/track.json"):

@@ -35,11 +35,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from helpers.profile import settings_for
 from helpers.speech import SPEECH_DIR, Clip, manifest, normalize, wer
 from integration.transcripts.live_server import Server, serving
 from roomscribe.asr.engine import Transcriber
 from roomscribe.media.ffmpeg import decode
-from roomscribe.recordings.storage import LocalStorage
+from roomscribe.recordings.storage import open_storage
 from roomscribe.recordings.tracks import TrackReader
 
 pytestmark = pytest.mark.model
@@ -292,5 +293,5 @@ async def test_a_flooding_room_does_not_slow_another_rooms_captions(
     check_stream(flooded, "reader", sent)
     within_bound(clip_at(LONGFORM).reference, flooded.text("reader"), offline[LONGFORM])
     assert refused >= 3
-    track = TrackReader(LocalStorage(server.data_dir / "recordings"), flood_room, "flooder")
+    track = TrackReader(open_storage(settings_for(server.data_dir)), flood_room, "flooder")
     assert track.recorded_seconds <= seconds + 2.0 + 0.5

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from integration.rooms.harness import Api
@@ -89,22 +91,37 @@ def stored(api: Api, room: str) -> tuple[Transcript | None, list[TranscriptSegme
             select(TranscriptSegment).where(TranscriptSegment.room_id == room)).all())
 
 
+@contextmanager
+def write_lock(engine: Engine, settings: Settings) -> Iterator[None]:
+    """SQLite's one write lock, or on PostgreSQL an exclusive lock on the segments table."""
+    if engine.dialect.name == "sqlite":
+        lock = sqlite3.connect(settings.data_dir / "roomscribe.db", isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("LOCK TABLE transcriptsegment IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
 async def test_finals_are_saved_before_listeners_receive_them(api: Api,
                                                               settings: Settings) -> None:
     room = await recorded_room(api, "ada")
     await api.account("lis")
     listener = await api.listen(room, "lis")
-    # Another connection holds the database's write lock: saving a final has to wait for it.
-    lock = sqlite3.connect(settings.data_dir / "roomscribe.db", isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")
-    try:
+    # Another connection holds the lock a save needs: saving a final has to wait for it.
+    with write_lock(api.app.state.engine, settings):
         speak(api, room, "ada", say(ADA)[0])
         # Unblocked, the final arrives well within this (the engine hears 4 s of audio at once).
         with pytest.raises(TimeoutError):
             await listener.next_of("final", within=3.0)
-    finally:
-        lock.execute("ROLLBACK")
-        lock.close()
     final = await listener.next_of("final")
     _, rows = await asyncio.to_thread(stored, api, room)
     assert [(r.version, r.seq, r.speaker_id, r.text) for r in rows] == [
