@@ -159,6 +159,7 @@ async def test_removing_closes_every_socket_of_that_account_who_may_come_back(ap
     audio = api.socket(room, "audio", "spk")
     listening = await api.listen(room, "spk")
     audio.send_bytes(pcm(20))
+    await attached(api, room)  # else the removal may land first, and admission refuses it
     await api.ok("POST", f"/rooms/{room}/members/spk/remove", "host")
     assert await listening.closed() == (4002, "removed from the room")
     assert await audio.closed() == (4002, "removed from the room")
