@@ -9,11 +9,13 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from litestar import Litestar, Request, Response, get
 from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
@@ -106,6 +108,21 @@ def health(state: State) -> dict[str, str]:
     works: `up`, `down` (the media server is being restarted) or `off` (none on this server)."""
     media: RoomMedia = state.media
     return {"status": "ok", "version": __version__, "media": media.state()}
+
+
+def channels_backend(settings: Settings) -> ChannelsBackend:
+    """Room events cross processes through Redis streams when `ROOMSCRIBE_REDIS_URL` is set
+    (each web process subscribes once per live room and relays to its own listeners); one
+    process keeps them in memory."""
+    if settings.redis_url is None:
+        return MemoryChannelsBackend()
+    from litestar.channels.backends.redis import RedisChannelsStreamBackend
+    from redis.asyncio import Redis
+
+    return RedisChannelsStreamBackend(
+        redis=Redis.from_url(settings.redis_url), key_prefix="roomscribe",
+        # A room's recent events, for a process that starts relaying the room late.
+        history=200, stream_ttl=timedelta(hours=13))
 
 
 @asynccontextmanager
@@ -344,7 +361,7 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
     settings = settings or get_settings()
     # Unbounded subscriber backlogs: each room's one feed only offers, never waits, and each
     # listener's backlog is bounded where it waits (`rooms.outlet`).
-    channels = ChannelsPlugin(backend=MemoryChannelsBackend(), arbitrary_channels_allowed=True)
+    channels = ChannelsPlugin(backend=channels_backend(settings), arbitrary_channels_allowed=True)
     return Litestar(
         route_handlers=[health, AccountController, SessionController, RoomController,
                         RecordingController, TranscriptController, SearchController,
@@ -366,7 +383,7 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                      "audio_sink": audio_sink, "transcriber": transcriber,
                      "speech_detector": speech_detector,
                      "password_hasher": password_hasher or PasswordHasher(),
-                     "limiter": RateLimiter(settings.rate_limit_storage),
+                     "limiter": RateLimiter(settings.limits_storage),
                      "clock": clock or system_clock}),
         exception_handlers={RoomscribeError: to_http},
         openapi_config=OpenAPIConfig(title="Roomscribe", version=__version__, path="/schema"),

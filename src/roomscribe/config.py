@@ -120,9 +120,20 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     """An S3-compatible store's endpoint (None: AWS itself); credentials are the `AWS_*` ones."""
 
+    redis_url: str | None = None
+    """Redis for the scale-out profile (`redis://host:6379/0`): room events cross web processes
+    through it, and the rate limits count there unless `rate_limit_storage` says otherwise."""
+
     rate_limit_storage: str = "memory://"
     """Where the rate limiters count: `memory://` for one process, a `redis://` URL to share
     the counts between processes."""
+
+    @property
+    def limits_storage(self) -> str:
+        """Where the rate limiters count: Redis when there is one and nothing else is set."""
+        if self.rate_limit_storage == "memory://" and self.redis_url:
+            return self.redis_url
+        return self.rate_limit_storage
 
     @property
     def db_url(self) -> str:

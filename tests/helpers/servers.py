@@ -1,6 +1,6 @@
-"""Servers a test run starts for itself: PostgreSQL from Debian's packages and moto's S3 server,
-each a child process in a temporary folder on a loopback port the harness picks, stopped when the
-block ends. Nothing relies on a system service."""
+"""Servers a test run starts for itself: PostgreSQL and Redis from Debian's packages and moto's S3
+server, each a child process in a temporary folder on a loopback port the harness picks, stopped
+when the block ends. Nothing relies on a system service."""
 
 from __future__ import annotations
 
@@ -115,3 +115,28 @@ def s3_server() -> Iterator[str]:
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def have_redis() -> bool:
+    return shutil.which("redis-server") is not None
+
+
+@contextmanager
+def redis() -> Iterator[str]:
+    """A Redis server (Debian's redis-server) on a loopback port, keeping nothing on disk; yields
+    its URL."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="roomscribe-redis-") as where:
+        server = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", where,
+             "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: _listening(port) or server.poll() is not None, 30,
+                     "Redis to listen")
+            if server.poll() is not None:
+                raise RuntimeError("redis-server exited at start")
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            server.terminate()
+            server.wait(20)

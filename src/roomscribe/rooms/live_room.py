@@ -137,6 +137,10 @@ class LiveRoom:
         self.finals.append((now, seq, data))
         self._forget_before(now - HISTORY_SECONDS)
 
+    @property
+    def last_final_seq(self) -> int:
+        return self.finals[-1][1] if self.finals else -1
+
     def recent_finals(self, now: float) -> list[tuple[int, bytes]]:
         self._forget_before(now - HISTORY_SECONDS)
         return [(seq, data) for _, seq, data in self.finals]

@@ -369,6 +369,10 @@ class LiveRooms:
             async for data in subscriber.iter_events():
                 head = _decode_head(data)
                 caption = head.type in ("partial", "final")
+                if head.type == "final" and (head.seq or 0) > room.last_final_seq:
+                    # Spoken into another web process (through Redis): this process's joiners
+                    # are primed with it too. Finals spoken here were remembered as published.
+                    room.remember_final(self.clock(), head.seq or 0, data)
                 last = head.type == "room" and head.state == RoomState.ENDED
                 for outlet, seen in list(room.outlets.values()):
                     if not (caption and (head.seq or 0) <= seen):
