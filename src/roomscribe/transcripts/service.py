@@ -53,15 +53,14 @@ from roomscribe.recordings.storage import Storage
 from roomscribe.recordings.tracks import TrackReader, track_ids
 from roomscribe.retention.outcomes import DownloadKind
 from roomscribe.retention.service import RetentionService
-from roomscribe.rooms.tables import Member, Room, RoomState
+from roomscribe.rooms.tables import Room, RoomState
 from roomscribe.timestamps import utcnow
+from roomscribe.transcripts import records
 from roomscribe.transcripts.schemas import (
     CorrectionCreate,
-    SegmentEdit,
     SegmentPublic,
     SegmentsPublic,
     TranscriptPublic,
-    VersionPublic,
 )
 from roomscribe.transcripts.tables import (
     LIVE_VERSION,
@@ -178,7 +177,7 @@ class TranscriptService:
                     return None
                 if room.state is not RoomState.LIVE:
                     return None
-                transcript = _open_transcript(session, event.room)
+                transcript = records.open_transcript(session, event.room)
             elif transcript.stage is not Stage.LIVE:
                 return None  # the room has ended; its final pass owns the transcript now
             position = session.exec(
@@ -221,7 +220,8 @@ class TranscriptService:
 
     def _close_live(self, room_id: str) -> None:
         with session_scope(self.engine) as session:
-            transcript = session.get(Transcript, room_id) or _open_transcript(session, room_id)
+            transcript = (session.get(Transcript, room_id)
+                          or records.open_transcript(session, room_id))
             if transcript.stage is Stage.LIVE:
                 transcript.stage = Stage.PENDING
                 session.add(transcript)
@@ -248,8 +248,8 @@ class TranscriptService:
             transcript = session.get(Transcript, room_id)
             if transcript is None or transcript.stage is not Stage.PENDING:
                 return None
-            names = _speaker_names(session, room_id)
-            live = _count(session, room_id, LIVE_VERSION)
+            names = records.speaker_names(session, room_id)
+            live = records.count(session, room_id, LIVE_VERSION)
         readers = [TrackReader(self.storage, room_id, name)
                    for name in track_ids(self.storage, room_id)]
         readers = [r for r in readers if r.runs]
@@ -277,7 +277,7 @@ class TranscriptService:
                                             "updated_at": utcnow()})
                 session.add(transcript)
                 return False
-            number = _new_version(session, room_id, Source.FINAL_PASS)
+            number = records.new_version(session, room_id, Source.FINAL_PASS)
             session.add_all(
                 TranscriptSegment(room_id=room_id, version=number, position=i,
                                   speaker_id=handle, speaker_name=s.speaker or handle,
@@ -321,11 +321,11 @@ class TranscriptService:
             room_id, kind=DownloadKind.TRANSCRIPT, actor_id=caller.id, is_admin=caller.is_admin,
             now=self.clock()).retain_until
         with Session(self.engine) as session:
-            transcript = _transcript(session, room_id)
+            transcript = records.transcript(session, room_id)
             number = transcript.current if version is None else version
             if session.get(TranscriptVersion, (room_id, number)) is None:
                 raise NotFound(f"room {room_id} has no transcript version {number}")
-            return retain_until, number, _rows(session, room_id, number)
+            return retain_until, number, records.rows(session, room_id, number)
 
     def archived(self, room_id: str) -> list[Segment]:
         """The archived version (final pass or latest correction) in time order, with no access
@@ -334,14 +334,14 @@ class TranscriptService:
             transcript = session.get(Transcript, room_id)
             if transcript is None or transcript.stage is Stage.PURGED:
                 return []
-            return [to_segment(row) for row in _rows(session, room_id, transcript.current)]
+            return [to_segment(row) for row in records.rows(session, room_id, transcript.current)]
 
     async def info(self, caller: Account, room_id: str) -> TranscriptPublic:
         """Where the transcript is (final pass pending or done) and its versions."""
         def work() -> TranscriptPublic:
             with Session(self.engine) as session:
                 archived_room(session, caller, room_id)
-                return _public(session, _transcript(session, room_id))
+                return records.public(session, records.transcript(session, room_id))
 
         return await asyncio.to_thread(work)
 
@@ -353,7 +353,7 @@ class TranscriptService:
         def work() -> TranscriptPublic:
             with session_scope(self.engine) as session:
                 archived_room(session, caller, room_id)
-                transcript = _transcript(session, room_id)
+                transcript = records.transcript(session, room_id)
                 if transcript.stage is Stage.PURGED:
                     raise Gone(f"the transcript of room {room_id} was deleted under the "
                                "retention policy")
@@ -362,18 +362,18 @@ class TranscriptService:
                 if data.base != transcript.current:
                     raise Conflict(f"version {data.base} is not the newest any more "
                                    f"(that is {transcript.current}); reload and edit again")
-                rows = _rows(session, room_id, data.base)
+                rows = records.rows(session, room_id, data.base)
                 edits = {edit.index: edit for edit in data.edits}
                 if len(edits) != len(data.edits):
                     raise InvalidInput("each segment may be edited once per correction")
                 if max(edits) >= len(rows):
                     raise InvalidInput(f"version {data.base} has {len(rows)} segments; "
                                        f"there is no segment {max(edits)}")
-                edited = [(row, *_edited(row, edits.get(i))) for i, row in enumerate(rows)]
+                edited = [(row, *records.edited(row, edits.get(i))) for i, row in enumerate(rows)]
                 if all((text, speaker) == (row.text, row.speaker_name)
                        for row, text, speaker in edited):
                     raise InvalidInput("the edits change nothing")
-                number = _new_version(session, room_id, Source.CORRECTION, base=data.base,
+                number = records.new_version(session, room_id, Source.CORRECTION, base=data.base,
                                       author_id=caller.id)
                 session.add_all(
                     TranscriptSegment(
@@ -387,7 +387,7 @@ class TranscriptService:
                 transcript.sqlmodel_update({"current": number, "updated_at": utcnow()})
                 session.add(transcript)
                 session.flush()
-                return _public(session, transcript)
+                return records.public(session, transcript)
 
         public = await self._write(work)
         await self.archive.reindex(room_id)
@@ -396,75 +396,4 @@ class TranscriptService:
 
 # Data functions (inside a session)
 
-def _edited(row: TranscriptSegment, edit: SegmentEdit | None) -> tuple[str, str]:
-    """A segment's text and speaker label after `edit` (unchanged where it says nothing)."""
-    if edit is None:
-        return row.text, row.speaker_name
-    return (row.text if edit.text is None else edit.text,
-            row.speaker_name if edit.speaker is None else edit.speaker)
 
-
-def _open_transcript(session: Session, room_id: str) -> Transcript:
-    transcript = Transcript(room_id=room_id)
-    session.add(transcript)
-    session.add(TranscriptVersion(room_id=room_id, number=LIVE_VERSION, source=Source.LIVE))
-    return transcript
-
-
-def _transcript(session: Session, room_id: str) -> Transcript:
-    transcript = session.get(Transcript, room_id)
-    if transcript is None:
-        raise NotFound(f"room {room_id} has no transcript")
-    return transcript
-
-
-def _rows(session: Session, room_id: str, version: int) -> list[TranscriptSegment]:
-    return list(session.exec(select(TranscriptSegment).where(
-        TranscriptSegment.room_id == room_id, TranscriptSegment.version == version)
-        .order_by(col(TranscriptSegment.start), col(TranscriptSegment.position))).all())
-
-
-def _count(session: Session, room_id: str, version: int) -> int:
-    return session.exec(select(func.count()).select_from(TranscriptSegment).where(
-        TranscriptSegment.room_id == room_id, TranscriptSegment.version == version)).one()
-
-
-def _new_version(session: Session, room_id: str, source: Source, *, base: int | None = None,
-                 author_id: int | None = None) -> int:
-    number = session.exec(select(func.max(TranscriptVersion.number)).where(
-        TranscriptVersion.room_id == room_id)).one()
-    number = LIVE_VERSION + 1 if number is None else number + 1
-    session.add(TranscriptVersion(room_id=room_id, number=number, source=source, base=base,
-                                  author_id=author_id))
-    return number
-
-
-def _speaker_names(session: Session, room_id: str) -> dict[str, str]:
-    """Handle → name for the room's speakers: the name captions showed, else the account's."""
-    names = dict(session.exec(select(TranscriptSegment.speaker_id, TranscriptSegment.speaker_name)
-                              .where(TranscriptSegment.room_id == room_id,
-                                     TranscriptSegment.version == LIVE_VERSION)).all())
-    members = session.exec(select(Account.handle, Account.display_name)
-                           .join(Member, col(Member.account_id) == col(Account.id))
-                           .where(Member.room_id == room_id)).all()
-    return {**dict(members), **names}
-
-
-def _public(session: Session, transcript: Transcript) -> TranscriptPublic:
-    counts = dict(session.exec(
-        select(TranscriptSegment.version, func.count()).where(
-            TranscriptSegment.room_id == transcript.room_id)
-        .group_by(col(TranscriptSegment.version))).all())
-    authors = dict(session.exec(select(Account.id, Account.handle).join(
-        TranscriptVersion, col(TranscriptVersion.author_id) == col(Account.id)).where(
-        TranscriptVersion.room_id == transcript.room_id)).all())
-    versions = session.exec(select(TranscriptVersion).where(
-        TranscriptVersion.room_id == transcript.room_id)
-        .order_by(col(TranscriptVersion.number))).all()
-    return TranscriptPublic(
-        room_id=transcript.room_id, stage=transcript.stage, current=transcript.current,
-        note=transcript.note, versions=[
-            VersionPublic(number=v.number, source=v.source, base=v.base,
-                          author=authors.get(v.author_id) if v.author_id else None,
-                          created_at=v.created_at, segments=counts.get(v.number, 0))
-            for v in versions])
