@@ -25,7 +25,7 @@ from roomscribe.accounts.tables import Account
 from roomscribe.audit.service import AuditLog
 from roomscribe.audit.tables import AuditAction, AuditPage
 from roomscribe.errors import Forbidden, InvalidInput, RoomscribeError
-from roomscribe.params import Id
+from roomscribe.params import Id, row_number
 from roomscribe.reports.schemas import ReportDetail
 from roomscribe.reports.service import PAGE_LIMIT, UNRESOLVED, ReportService
 from roomscribe.reports.tables import ReportNoteCreate, ReportStatus, ReportUpdate
@@ -146,13 +146,6 @@ class AuditFilters:
             return None
 
 
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text else None
-    except ValueError:
-        return None
-
-
 def _back(path: str, done: str) -> Redirect:
     return Redirect(path=f"{path}?done={done}", status_code=303)
 
@@ -203,7 +196,7 @@ class AdminPageController(Controller):
         if shown not in STATUS_FILTERS:
             raise InvalidInput("choose which reports to show from the list")
         page = reports.page(statuses=STATUS_FILTERS[shown][1],
-                            after=_int(request.query_params.get("after")))
+                            after=row_number(request.query_params.get("after")))
         return render("admin_reports.html", page_admin, tab="reports", page=page, shown=shown,
                       filters=STATUS_FILTERS,
                       people=accounts.handles(r.reporter_id for r in page.items),
@@ -351,7 +344,7 @@ class AdminPageController(Controller):
               audit_log: NamedDependency[AuditLog],
               page_admin: NamedDependency[Account]) -> Template:
         filters = AuditFilters.read(request)
-        before = _int(request.query_params.get("before"))
+        before = row_number(request.query_params.get("before"))
         page, errors = filters.query(audit_log, accounts, before=before)
         return render("admin_audit.html", page_admin, status=400 if errors else 200, tab="audit",
                       page=page, filters=filters, errors=errors, before=before,

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from roomscribe.accounts.tables import Account
 from roomscribe.errors import Conflict, InvalidInput
+from roomscribe.params import row_number
 from roomscribe.transcripts.schemas import CorrectionCreate, SegmentEdit, SegmentsPublic
 from roomscribe.transcripts.service import TranscriptService
 from roomscribe.web.archive import clock
@@ -57,7 +58,9 @@ class TranscriptPageController(Controller):
     async def save(self, request: Request[Any, Any, Any], room_id: FromPath[str],
                    data: FormData, page_caller: NamedDependency[Account],
                    transcripts: NamedDependency[TranscriptService]) -> Response[Any]:
-        base = int(value(data, "base") or -1)
+        base = row_number(value(data, "base"))
+        if base is None:
+            raise InvalidInput("the form lost which version it edits; reload the page")
         shown = await transcripts.segments(page_caller, room_id, base)
         try:
             changed = edits(data, shown)
