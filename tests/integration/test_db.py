@@ -65,6 +65,15 @@ def test_a_database_made_before_migrations_is_taken_as_the_baseline(engine: Engi
     assert differences(engine) == []
 
 
+def test_a_pre_migration_database_with_some_tables_gets_the_rest(engine: Engine) -> None:
+    import_tables()
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["auditevent"]])
+    engine.dispose()
+    migrate(engine)
+    assert current_revision(engine) == head_revision()
+    assert differences(engine) == []
+
+
 def test_the_embedded_database_is_migrated_at_start_a_shared_one_is_checked(
         engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
