@@ -13,6 +13,8 @@ import atexit
 import hashlib
 import os
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,7 @@ from roomscribe.db import make_engine, migrate
 SCALE = os.environ.get("ROOMSCRIBE_TEST_PROFILE") == "scale"
 
 _lock = threading.Lock()
-_server: str | None = None
-_s3: str | None = None
+_servers: dict[str, str] = {}
 
 if SCALE:
     # Credentials moto accepts, for this process and every server it starts.
@@ -35,26 +36,24 @@ if SCALE:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
-def shared_postgres() -> str:
-    """The run's PostgreSQL server (started on first use, stopped at exit); its admin URL."""
-    global _server
+def _shared(name: str, start: Callable[[], AbstractContextManager[str]]) -> str:
+    """The run's server called `name`: started on first use, stopped at exit; its URL."""
     with _lock:
-        if _server is None:
-            running = postgres()
-            _server = running.__enter__()
+        if name not in _servers:
+            running = start()
+            _servers[name] = running.__enter__()
             atexit.register(running.__exit__, None, None, None)
-        return _server
+        return _servers[name]
+
+
+def shared_postgres() -> str:
+    """The run's PostgreSQL server; its admin URL."""
+    return _shared("postgres", postgres)
 
 
 def shared_s3() -> str:
-    """The run's S3 server (moto), started on first use, stopped at exit; its endpoint."""
-    global _s3
-    with _lock:
-        if _s3 is None:
-            running = s3_server()
-            _s3 = running.__enter__()
-            atexit.register(running.__exit__, None, None, None)
-        return _s3
+    """The run's S3 server (moto); its endpoint."""
+    return _shared("s3", s3_server)
 
 
 def _name(data_dir: Path) -> str:

@@ -59,7 +59,7 @@ def _postgres(folder: Path) -> Iterator[str]:
                       "-c", "fsync=off", "-c", "max_connections=500"]),
         stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: _ready(port, sockets) or server.poll() is not None, 30,
+        wait_for(lambda: _ready(port) or server.poll() is not None, 30,
                  "PostgreSQL to accept connections")
         if server.poll() is not None:
             raise RuntimeError(f"PostgreSQL exited: {(folder / 'server.log').read_text()}")
@@ -74,7 +74,7 @@ def _postgres(folder: Path) -> Iterator[str]:
         log.close()
 
 
-def _ready(port: int, sockets: Path) -> bool:
+def _ready(port: int) -> bool:
     done = subprocess.run([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
                           capture_output=True)
     return done.returncode == 0
