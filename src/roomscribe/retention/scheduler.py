@@ -10,8 +10,12 @@ Two clocks, on purpose: APScheduler's wall clock decides *when to wake up*; the 
 decides *what is due* (every policy decision goes through it), which is how tests and the
 `--now` option move time without waiting for it.
 
-Only one scheduler may run against a database: APScheduler 3 does not share a job store between
-processes. (Running two anyway stays safe, only wasteful: purges are compare-and-set claims.)
+Several processes may share a database (the scale-out profile): each keeps its scheduler and
+writes its rooms' jobs into the shared store, but only the one elected by `retention.leadership`
+runs them; the others stay paused and take over within `ELECTION_EVERY` of the leader's death.
+The leader reads the store again at least every `STORE_POLL`, since jobs other processes add
+do not wake it. (Were two to run jobs anyway, a room would still be purged once: purges are
+compare-and-set claims.)
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from roomscribe.clock import Clock, system_clock
+from roomscribe.retention.leadership import Leadership, leadership_for
 from roomscribe.retention.outcomes import PurgeOutcome, PurgeResult, SweepReport
 from roomscribe.retention.service import RetentionService
 from roomscribe.retention.tables import PurgeReason, Retention, RetentionState
@@ -39,6 +44,10 @@ from roomscribe.retention.tables import PurgeReason, Retention, RetentionState
 log = logging.getLogger(__name__)
 
 SWEEP_JOB_ID = "retention:sweep"
+ELECTION_EVERY = timedelta(seconds=2)
+"""How often a process that does not lead tries to (and the leader checks it still does)."""
+STORE_POLL = timedelta(seconds=30)
+"""The longest the leader sleeps before reading the shared job store again."""
 
 
 def purge_job_id(room_id: str) -> str:
@@ -76,10 +85,15 @@ class _BackgroundScheduler(BackgroundScheduler):  # type: ignore[misc]
     (agronholm/apscheduler#285). Skipping that round leaves the job in the store for next start.
     """
 
+    poll: float | None = None
+    """If set, the longest wait between two reads of the store (others write to it too)."""
+
     def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:
             return None
         result: float | None = super()._process_jobs()
+        if self.poll is not None and self.state != STATE_PAUSED:
+            result = self.poll if result is None else min(result, self.poll)
         return result
 
 
@@ -93,9 +107,20 @@ class RetentionScheduler:
     def __init__(self, service: RetentionService, *, engine: Engine,
                  clock: Clock = system_clock, name: str = "default",
                  sweep_every: timedelta = timedelta(hours=1), sweep_at_start: bool = True,
-                 max_workers: int = 2, tablename: str = "apscheduler_jobs") -> None:
+                 max_workers: int = 2, tablename: str = "apscheduler_jobs",
+                 leadership: Leadership | None = None,
+                 election_every: timedelta = ELECTION_EVERY,
+                 store_poll: timedelta = STORE_POLL) -> None:
         self.service = service
         self.name = name
+        self.leadership = leadership or leadership_for(engine)
+        self._election_every = election_every.total_seconds()
+        self._wanted = False
+        """Jobs should run (started and not paused), once this process leads."""
+        self._leading = False
+        self._stop = threading.Event()
+        self._elector: threading.Thread | None = None
+        self._state_lock = threading.Lock()
         self._clock = clock
         self._sweep_every = sweep_every
         self._sweep_at_start = sweep_at_start
@@ -106,6 +131,7 @@ class RetentionScheduler:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
+        self._scheduler.poll = store_poll.total_seconds()
 
     @property
     def running(self) -> bool:
@@ -113,21 +139,60 @@ class RetentionScheduler:
 
     @property
     def purging(self) -> bool:
-        """Started and not paused: due jobs run."""
+        """Started, not paused, and leading: due jobs run here."""
         return self.running and self._scheduler.state != STATE_PAUSED
 
+    @property
+    def leading(self) -> bool:
+        """This process holds the database's retention leadership."""
+        return self._leading
+
     def resume(self) -> None:
-        """Run jobs, after `start(paused=True)`; those that came due meanwhile run now."""
-        self._scheduler.resume()
+        """Run jobs, after `start(paused=True)`; those that came due meanwhile run now (here,
+        if this process leads; otherwise on the leader, or here once it does)."""
+        with self._state_lock:
+            self._wanted = True
+            self._apply()
+
+    def _apply(self) -> None:
+        """Run jobs exactly when wanted and leading. Call with `_state_lock` held."""
+        if not self.running:
+            return
+        if self._wanted and self._leading:
+            if self._scheduler.state == STATE_PAUSED:
+                self._scheduler.resume()
+        elif self._scheduler.state != STATE_PAUSED:
+            self._scheduler.pause()
+
+    def _elect(self) -> None:
+        """One election round: lead if the lock is free; step down if it was lost."""
+        try:
+            leading = (self.leadership.holds() if self._leading
+                       else self.leadership.acquire())
+        except Exception:
+            log.warning("retention leader election failed; trying again", exc_info=True)
+            leading = False
+        with self._state_lock:
+            if leading != self._leading:
+                log.info("retention scheduler %s", "leads: running purges" if leading
+                         else "no longer leads: purges paused")
+            self._leading = leading
+            self._apply()
+
+    def _campaign(self) -> None:
+        while not self._stop.wait(self._election_every):
+            self._elect()
 
     def start(self, *, paused: bool = False) -> None:
-        """Start processing jobs; `paused` loads the store but runs nothing (for maintenance)."""
+        """Start processing jobs; `paused` loads the store but runs nothing (for maintenance).
+        Jobs run only while this process leads (see the module docstring)."""
         with _RUNNING_LOCK:
             if self.name in _RUNNING:
                 raise RuntimeError(f"a retention scheduler named {self.name!r} is running")
             _RUNNING[self.name] = self
         try:
-            self._scheduler.start(paused=paused)
+            self._wanted = not paused
+            self._scheduler.start(paused=True)
             first: dict[str, Any] = {}
             if self._sweep_at_start:
                 first["next_run_time"] = datetime.now(UTC)
@@ -136,10 +201,15 @@ class RetentionScheduler:
                                            timezone=UTC),
                 args=(self.name,), id=SWEEP_JOB_ID, name="retention sweep",
                 replace_existing=True, **first)
+            self._elect()
         except BaseException:
             with _RUNNING_LOCK:
                 _RUNNING.pop(self.name, None)
             raise
+        self._stop.clear()
+        self._elector = threading.Thread(target=self._campaign, daemon=True,
+                                         name=f"retention-election-{self.name}")
+        self._elector.start()
         self.service.subscribe(self.schedule)
 
     def shutdown(self, *, wait: bool = True) -> None:
@@ -149,9 +219,16 @@ class RetentionScheduler:
         stays usable and reconnects on demand.
         """
         self.service.unsubscribe(self.schedule)
+        self._stop.set()
+        if self._elector is not None:
+            self._elector.join()
+            self._elector = None
         try:
             self._scheduler.shutdown(wait=wait)
         finally:
+            with self._state_lock:
+                self._leading = False
+            self.leadership.release()
             with _RUNNING_LOCK:
                 _RUNNING.pop(self.name, None)
 
