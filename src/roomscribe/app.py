@@ -10,7 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from litestar import Litestar, Request, Response, get
@@ -37,6 +37,7 @@ from roomscribe.asr.streaming import SpeechDetector
 from roomscribe.asr.vad import SileroVad
 from roomscribe.audit.service import AuditLog
 from roomscribe.captions.live_engine import LiveEngine
+from roomscribe.captions.numbering import MemoryNumbering, Numbering, RedisNumbering
 from roomscribe.clock import Clock, system_clock
 from roomscribe.config import Settings, get_settings
 from roomscribe.db import make_engine, prepare
@@ -62,7 +63,7 @@ from roomscribe.retention.routes import AdminRetentionController
 from roomscribe.retention.scheduler import RetentionScheduler
 from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.audio import AudioSink, CaptionSource
-from roomscribe.rooms.live_rooms import LiveLimits, LiveRooms
+from roomscribe.rooms.live_rooms import HISTORY_EVENTS, LiveLimits, LiveRooms
 from roomscribe.rooms.media import RoomMedia
 from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.records import was_present
@@ -75,6 +76,9 @@ from roomscribe.transcripts.saving_source import SavingCaptionSource
 from roomscribe.transcripts.service import TranscriptService
 from roomscribe.web import routers as web_routers
 from roomscribe.web import template_config
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +114,20 @@ def health(state: State) -> dict[str, str]:
     return {"status": "ok", "version": __version__, "media": media.state()}
 
 
+REDIS_CONNECTIONS = 64
+"""Connections each Redis client of a process may open (channels, numbering)."""
+
+
+def redis_client(url: str) -> Redis:
+    """A client whose callers wait for a free connection: redis-py's default pool raises "Too
+    many connections" past 100 in use, which a busy process's rooms reach at once."""
+    from redis.asyncio import BlockingConnectionPool, Redis
+
+    # from_pool: closing the client closes its pool too.
+    return Redis.from_pool(BlockingConnectionPool.from_url(
+        url, max_connections=REDIS_CONNECTIONS, timeout=10))
+
+
 def channels_backend(settings: Settings) -> ChannelsBackend:
     """Room events cross processes through Redis streams when `ROOMSCRIBE_REDIS_URL` is set
     (each web process subscribes once per live room and relays to its own listeners); one
@@ -117,12 +135,30 @@ def channels_backend(settings: Settings) -> ChannelsBackend:
     if settings.redis_url is None:
         return MemoryChannelsBackend()
     from litestar.channels.backends.redis import RedisChannelsStreamBackend
-    from redis.asyncio import Redis
 
     return RedisChannelsStreamBackend(
-        redis=Redis.from_url(settings.redis_url), key_prefix="roomscribe",
+        redis=redis_client(settings.redis_url), key_prefix="roomscribe",
         # A room's recent events, for a process that starts relaying the room late.
-        history=200, stream_ttl=timedelta(hours=13))
+        history=HISTORY_EVENTS, stream_ttl=timedelta(hours=13))
+
+
+def caption_numbering(settings: Settings) -> Numbering:
+    """Caption `seq` numbers shared through Redis when `ROOMSCRIBE_REDIS_URL` is set (a room's
+    speakers may be on different web processes); counted in memory otherwise."""
+    if settings.redis_url is None:
+        return MemoryNumbering()
+    return RedisNumbering(redis_client(settings.redis_url), prefix="roomscribe")
+
+
+@asynccontextmanager
+async def numbering(app: Litestar) -> AsyncIterator[None]:
+    """`app.state.numbering`; first in, last out, since the live engine numbers the captions it
+    flushes while stopping."""
+    app.state.numbering = caption_numbering(app.state.settings)
+    try:
+        yield
+    finally:
+        await app.state.numbering.close()
 
 
 @asynccontextmanager
@@ -157,7 +193,8 @@ async def live_captions(app: Litestar) -> AsyncIterator[None]:
         yield
         return
     try:
-        engine = await asyncio.to_thread(LiveEngine.from_settings, app.state.settings)
+        engine = await asyncio.to_thread(functools.partial(
+            LiveEngine.from_settings, app.state.settings, numbering=app.state.numbering))
     except ModelUnavailable as err:
         log.error("live captions are off: %s", err)
         yield
@@ -298,9 +335,11 @@ async def rooms(app: Litestar) -> AsyncIterator[None]:
     """`app.state.rooms` and `app.state.membership`: the room services and the live rooms they
     fan out to."""
     settings = app.state.settings
-    live = LiveRooms(app.plugins.get(ChannelsPlugin), limits=LiveLimits.from_settings(settings))
+    live = LiveRooms(app.plugins.get(ChannelsPlugin), limits=LiveLimits.from_settings(settings),
+                     history=app.state.channels_backend.get_history)
     captions = app.state.caption_source
-    store = RoomStore(app.state.engine, live, retention=app.state.retention)
+    store = RoomStore(app.state.engine, live, retention=app.state.retention,
+                      numbering=app.state.numbering)
     app.state.membership = MembershipService(store)
     app.state.rooms = RoomService(
         store, recorder=app.state.audio_sink,
@@ -361,7 +400,8 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
     settings = settings or get_settings()
     # Unbounded subscriber backlogs: each room's one feed only offers, never waits, and each
     # listener's backlog is bounded where it waits (`rooms.outlet`).
-    channels = ChannelsPlugin(backend=channels_backend(settings), arbitrary_channels_allowed=True)
+    backend = channels_backend(settings)
+    channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
     return Litestar(
         route_handlers=[health, AccountController, SessionController, RoomController,
                         RecordingController, TranscriptController, SearchController,
@@ -377,9 +417,10 @@ def create_app(settings: Settings | None = None, *, caption_source: CaptionSourc
                       "archive": Provide(provide_archive, sync_to_thread=False),
                       "replay": Provide(provide_replay, sync_to_thread=False)},
         plugins=[channels, LifespansInsideChannels(rooms, recovery)],
-        lifespan=[database, run_marker, accounts, live_captions, live_audio, archive, retention,
-                  recordings, transcripts],
+        lifespan=[numbering, database, run_marker, accounts, live_captions, live_audio, archive,
+                  retention, recordings, transcripts],
         state=State({"settings": settings, "caption_source": caption_source,
+                     "channels_backend": backend,
                      "audio_sink": audio_sink, "transcriber": transcriber,
                      "speech_detector": speech_detector,
                      "password_hasher": password_hasher or PasswordHasher(),

@@ -1,7 +1,15 @@
-"""The scale-out profile with more than one process: two `roomscribe serve` processes on their
+"""The scale-out profile with more than one process: three `roomscribe serve` processes on their
 own ports and data folders, sharing one PostgreSQL database, one Redis and one S3 bucket, all
-started by this test. A speaker streams into web process A; a listener on web process B gets
-A's captions, labelled, live, in order; a listener joining B late is primed with what was said.
+started by this test, and one journey across them (the real model, run once):
+
+- a speaker on web process A and another on web process B are captioned for listeners on
+  every process, labelled, live, each speaker's captions in order, and no two events of the
+  room share a `seq` (the numbering is one Redis counter, its epoch one Redis key);
+- a listener on process C, killed mid-room, reconnects to A (which relays the room to nobody
+  yet, so it reads the finals it missed from the room's Redis stream) and, skipping the `seq`
+  numbers it already has as the page does, ends with exactly the finals of a listener that
+  never left: no gap, no duplicate;
+- a listener joining B late is primed with what was said.
 
 Each web process runs its own caption engine here (the separate ASR workers of the issue are not
 built yet); what crosses processes is the room's events, through Redis.
@@ -12,21 +20,22 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from helpers.servers import create_database, have_redis, redis
-from helpers.speech import SPEECH_DIR, manifest, normalize, wer
+from helpers.speech import manifest, normalize, wer
 from helpers.waiting import until
-from integration.transcripts.live_server import Client, Server, serving
+from integration.transcripts.live_server import Client, Heard, Server, serving
 from roomscribe.config import Settings
 from roomscribe.db import make_engine, migrate
 from roomscribe.media.ffmpeg import decode
 
 pytestmark = pytest.mark.model
 
-CLIP = SPEECH_DIR / "librispeech_test_clean" / "1089-134686-0000.flac"
+CLIPS = {"ada": "1089-134686-0000.flac", "bob": "1320-122617-0001.flac"}
 
 
 @pytest.fixture(scope="module")
@@ -54,49 +63,84 @@ def shared(postgres_server: str, tmp_path_factory: pytest.TempPathFactory,
 
 @pytest.fixture(scope="module")
 def web(shared: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-        ) -> Iterator[tuple[Server, Server]]:
-    homes = [tmp_path_factory.mktemp(name) for name in ("web-a", "web-b")]
+        ) -> Iterator[tuple[Server, Server, Server]]:
+    homes = [tmp_path_factory.mktemp(name) for name in ("web-a", "web-b", "web-c")]
     with serving(homes[0] / "data", homes[0] / "server.log", **shared) as a, \
-            serving(homes[1] / "data", homes[1] / "server.log", **shared) as b:
-        yield a, b
+            serving(homes[1] / "data", homes[1] / "server.log", **shared) as b, \
+            serving(homes[2] / "data", homes[2] / "server.log", **shared) as c:
+        yield a, b, c
     for home in homes:
         log = (home / "server.log").read_text()
         assert "Traceback" not in log, log
 
 
-async def test_a_speaker_on_one_process_is_captioned_for_listeners_on_the_other(
-        web: tuple[Server, Server]) -> None:
-    a, b = web
-    reference = next(c.reference for c in manifest() if c.path == CLIP)
+def by_seq(*heard: Heard) -> dict[int, dict[str, Any]]:
+    """Finals as a page keeps them: one per `seq`, whichever socket brought it."""
+    return {f["seq"]: f for h in heard for f in h.finals()}
+
+
+async def test_speakers_on_two_processes_are_captioned_for_listeners_on_every_process(
+        web: tuple[Server, Server, Server]) -> None:
+    a, b, c = web
+    clips = {who: next(clip for clip in manifest() if clip.path.name == name)
+             for who, name in CLIPS.items()}
     async with httpx.AsyncClient(base_url=a.url, timeout=60) as on_a, \
-            httpx.AsyncClient(base_url=b.url, timeout=60) as on_b:
-        speaker_side, listener_side = Client(on_a), Client(on_b)
+            httpx.AsyncClient(base_url=b.url, timeout=60) as on_b, \
+            httpx.AsyncClient(base_url=c.url, timeout=60) as on_c:
+        side_a, side_b, side_c = Client(on_a), Client(on_b), Client(on_c)
         for handle, name in (("hana", "Hana Host"), ("ada", "Ada Lovelace"),
-                             ("lis", "Lis Tener"), ("late", "Late Comer")):
-            await speaker_side.account(handle, name)  # one database: accounts are everywhere
-            await listener_side.sign_in(handle)
-        room = await speaker_side.recorded_room("hana", ["ada"], "Across processes")
-        listener_side.started = speaker_side.started
-        last_word = normalize(reference).split()[-1]
-        async with listener_side.listening(room, "lis") as heard:
-            speaking = asyncio.create_task(speaker_side.speak(room, "ada", decode(CLIP)))
-            await until(lambda: heard.finals("ada"), within=30, what="a final on B")
-            live = not speaking.done()
-            spoken = await speaking
-            assert spoken.socket is not None
-            await spoken.socket.close()  # the speaker stops: the engine flushes the last words
-            await until(lambda: last_word in normalize(
-                " ".join(f["text"] for f in heard.finals("ada"))), within=30, what="the end")
-            async with listener_side.listening(room, "late") as late:
-                await until(lambda: late.finals("ada"), within=10, what="history on B")
-        finals = heard.finals("ada")
-        assert finals, "no caption crossed from process A to process B"
-        assert {f["speaker"]["name"] for f in finals} == {"Ada Lovelace"}
-        seqs = [f["seq"] for f in heard.events]
-        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # in order, no duplicates
-        text = " ".join(f["text"] for f in finals)
-        assert wer([reference], [text]) <= 0.2, text
-        # Live, not at the end: the first final reached B while A was still being spoken to.
+                             ("bob", "Bob Barker"), ("lis", "Lis Tener"),
+                             ("mover", "Mo Ving"), ("late", "Late Comer")):
+            await side_a.account(handle, name)  # one database: accounts are everywhere
+        for side in (side_b, side_c):
+            side.tokens = side_a.tokens  # and so are sessions
+        room = await side_a.recorded_room("hana", ["ada", "bob"], "Across processes")
+        side_b.started = side_c.started = side_a.started
+        last_words = {who: normalize(clip.reference).split()[-1] for who, clip in clips.items()}
+
+        def said_all(heard: Heard) -> bool:
+            finals = by_seq(heard).values()
+            return all(word in normalize(" ".join(f["text"] for f in finals
+                                                  if f["speaker"]["id"] == who))
+                       for who, word in last_words.items())
+
+        async with side_b.listening(room, "lis") as lis, \
+                side_c.listening(room, "mover") as mo_on_c:
+            speaking = [asyncio.create_task(side_a.speak(room, "ada", decode(clips["ada"].path))),
+                        asyncio.create_task(side_b.speak(room, "bob", decode(clips["bob"].path)))]
+            await until(lambda: mo_on_c.finals("ada") and mo_on_c.finals("bob"), within=30,
+                        what="finals of both speakers on C")
+            live = not any(task.done() for task in speaking)
+            c.kill()  # mid-room: Mo's socket drops, and Mo reconnects to A
+            await until(lambda: mo_on_c.close is not None, within=30, what="C's socket closed")
+            async with side_a.listening(room, "mover") as mo_on_a:
+                for spoken in await asyncio.gather(*speaking):
+                    assert spoken.socket is not None
+                    await spoken.socket.close()  # the speakers stop: their last words flush
+                await until(lambda: said_all(lis), within=30, what="the end on B")
+                await until(lambda: said_all(mo_on_a), within=30, what="the end on A")
+                async with side_b.listening(room, "late") as late:
+                    await until(lambda: by_seq(late).keys() >= by_seq(lis).keys(), within=10,
+                                what="history on B")
+
+        # Labelled, and no two events of the room share a number: the speakers' processes
+        # number from one counter. Each speaker's captions arrive in order.
+        events = lis.events
+        assert len({e["seq"] for e in events}) == len(events), "two events shared a seq"
+        for who, name in (("ada", "Ada Lovelace"), ("bob", "Bob Barker")):
+            finals = lis.finals(who)
+            assert {f["speaker"]["name"] for f in finals} == {name}
+            seqs = [e["seq"] for e in events if e["speaker"]["id"] == who]
+            assert seqs == sorted(seqs)
+            text = " ".join(f["text"] for f in finals)
+            assert wer([clips[who].reference], [text]) <= 0.2, (who, text)
+        # Live, not at the end: both speakers' finals reached C while they were speaking.
         assert live
-        # A listener joining B afterwards was primed with the room's recent captions.
-        assert [f["seq"] for f in late.finals("ada")] == [f["seq"] for f in finals]
+        # One numbering, one epoch, on every process.
+        assert len({*lis.epochs, *mo_on_c.epochs, *mo_on_a.epochs, *late.epochs}) == 1
+        # Mo, through C's death and a reconnect to A, has every final Lis has, nothing else.
+        assert by_seq(mo_on_c, mo_on_a).keys() == by_seq(lis).keys()
+        assert mo_on_a.finals("bob")[0]["seq"] <= mo_on_c.finals("bob")[-1]["seq"], \
+            "A's history did not reach back to what Mo had seen"
+        # The late joiner on B was primed with the room's recent captions.
+        assert by_seq(late).keys() == by_seq(lis).keys()

@@ -66,22 +66,3 @@ class LiveStream(Protocol):
 
     async def finish(self) -> None:
         """Flush: everything heard so far is emitted as final before this returns."""
-
-
-class Sequencer:
-    """Numbers the events of each room 0, 1, 2, … with no gap, across all its speakers' streams.
-
-    A room's count outlives its streams (a speaker who mutes and unmutes gets a new stream), so
-    it is kept until `forget` is called for a room that has ended.
-    """
-
-    def __init__(self) -> None:
-        self._next: dict[str, int] = {}
-
-    def next(self, room: str) -> int:
-        seq = self._next.get(room, 0)
-        self._next[room] = seq + 1
-        return seq
-
-    def forget(self, room: str) -> None:
-        self._next.pop(room, None)

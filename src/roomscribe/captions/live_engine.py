@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -38,11 +38,15 @@ from roomscribe.asr.streaming import (
     StreamingSession,
 )
 from roomscribe.asr.vad import SileroVad
-from roomscribe.captions.events import CaptionEvent, CaptionSink, LiveStream, Sequencer, Speaker
+from roomscribe.captions.events import CaptionEvent, CaptionSink, LiveStream, Speaker
+from roomscribe.captions.numbering import MemoryNumbering, Numbering
 from roomscribe.config import Settings
 from roomscribe.errors import Unavailable
 
 log = logging.getLogger(__name__)
+
+UNNUMBERED = -1
+"""An event's `seq` until its room's outbox numbers it on the way out."""
 
 
 class Hypothesizer(Protocol):
@@ -81,13 +85,13 @@ class LiveEngine:
     def __init__(self, transcriber: Hypothesizer, *, config: StreamConfig | None = None,
                  beam_size: int = 5, max_batch: int = 8,
                  detector: Callable[[], SpeechDetector] = SileroVad,
-                 sequencer: Sequencer | None = None) -> None:
+                 numbering: Numbering | None = None) -> None:
         self.transcriber = transcriber
         self.config = config or StreamConfig()
         self.beam_size = beam_size
         self.max_batch = max_batch
         self.workers = max(1, transcriber.num_workers)
-        self.sequencer = sequencer or Sequencer()
+        self.numbering = numbering or MemoryNumbering()
         self.stats = EngineStats()
         self._detector = detector
         self._streams: set[_Stream] = set()
@@ -103,11 +107,13 @@ class LiveEngine:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, workers: int = 2,
-                      config: StreamConfig | None = None) -> LiveEngine:
+                      config: StreamConfig | None = None,
+                      numbering: Numbering | None = None) -> LiveEngine:
         """An engine over its own model: `workers` replicas of asr_threads // workers threads."""
         workers = max(1, min(workers, settings.asr_threads))
         config = config or StreamConfig(max_backlog=settings.max_stream_backlog_seconds)
-        return cls(Transcriber.from_settings(settings, num_workers=workers), config=config)
+        return cls(Transcriber.from_settings(settings, num_workers=workers), config=config,
+                   numbering=numbering)
 
     async def start(self) -> None:
         if self._task is not None:
@@ -150,7 +156,8 @@ class LiveEngine:
         outbox = self._rooms.get(room)
         if outbox is None:
             # After the room's previous outbox (if still draining), so `seq` order holds.
-            outbox = self._rooms[room] = _Outbox(room, after=self._draining.get(room))
+            outbox = self._rooms[room] = _Outbox(room, self.numbering,
+                                                 after=self._draining.get(room))
         session = StreamingSession(self._detector(), origin=origin, config=self.config)
         stream = _Stream(self, room, speaker, sink, session, outbox)
         outbox.streams += 1
@@ -159,7 +166,7 @@ class LiveEngine:
 
     def forget(self, room: str) -> None:
         """The room has ended: drop its `seq` count."""
-        self.sequencer.forget(room)
+        self.numbering.forget(room)
 
     # -- scheduling (event loop) ----------------------------------------------------------------
 
@@ -331,7 +338,7 @@ class _Stream:
         for caption in captions:
             self.outbox.put(self.sink, CaptionEvent(
                 type="final" if caption.final else "partial", room=self.room,
-                seq=self.engine.sequencer.next(self.room), speaker=self.speaker,
+                seq=UNNUMBERED, speaker=self.speaker,
                 start=caption.start, end=caption.end, text=caption.text, words=caption.words))
         if self.finishing and self.session.done and self._finished is not None:
             self.outbox.put_marker(self._finished)
@@ -345,10 +352,14 @@ class _Stream:
 
 
 class _Outbox:
-    """One room's events, awaited into their sinks one at a time, in `seq` order."""
+    """One room's events, numbered and awaited into their sinks one at a time, in order: the
+    number is taken as the event leaves (it may come from Redis), so `seq` order is delivery
+    order."""
 
-    def __init__(self, room: str, *, after: asyncio.Task[None] | None) -> None:
+    def __init__(self, room: str, numbering: Numbering, *,
+                 after: asyncio.Task[None] | None) -> None:
         self.room = room
+        self.numbering = numbering
         self.streams = 0
         self._after = after
         self._queue: asyncio.Queue[tuple[CaptionSink, CaptionEvent] | asyncio.Future[None] | None]
@@ -376,7 +387,8 @@ class _Outbox:
                 continue
             sink, event = item
             try:
+                event = replace(event, seq=await self.numbering.next(self.room))
                 await sink(event)
             except Exception:
                 # A broken listener must not stop the room's captions.
-                log.exception("caption sink failed (room %s, seq %d)", self.room, event.seq)
+                log.exception("caption delivery failed (room %s, seq %d)", self.room, event.seq)

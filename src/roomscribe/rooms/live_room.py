@@ -11,9 +11,10 @@ message with a `type`:
     pins             {"room", "pins": [{"id", "url", "title", "pinned_at"}]}
 
 A joiner first receives the current `room`, `roster` and `pins`, then the finals of the last two
-minutes, then the live stream. Caption `seq` numbers count from 0 again when a server restarts
-(they live in its memory), so the `room` event carries an `epoch` that changes with them: a client
-that sees a new epoch forgets the numbers it has seen instead of dropping new captions as repeats.
+minutes, then the live stream. Caption `seq` numbers come from `captions.numbering` (memory, or
+Redis shared by every web process) and may count from 0 again (a restarted server), so the `room`
+event carries that numbering's `epoch`: a client that sees a new epoch forgets the numbers it has
+seen instead of dropping new captions as repeats.
 Pins, reactions and that history live only here, in memory: they are gone when the room ends and
 never archived.
 """
@@ -90,7 +91,9 @@ class LiveRoom:
     """Signed-in accounts with caption connections open, and how many each has open."""
     anonymous: int = 0
     finals: deque[tuple[float, int, bytes]] = field(default_factory=deque)
-    """(published at, seq, JSON) of recent finals, oldest first, for late joiners."""
+    """(published at, seq, JSON) of recent finals, in the order they arrived, for late joiners."""
+    final_seqs: set[int] = field(default_factory=set)
+    """The `seq` of each final in `finals`."""
     reactions: dict[int, deque[float]] = field(default_factory=dict)
     next_pin: int = 1
     roster_task: asyncio.Task[None] | None = None
@@ -133,19 +136,22 @@ class LiveRoom:
     def pins_event(self) -> dict[str, Any]:
         return {"type": "pins", "room": self.id, "pins": [p.to_json() for p in self.pins]}
 
-    def remember_final(self, now: float, seq: int, data: bytes) -> None:
+    def remember_final(self, now: float, seq: int, data: bytes) -> bool:
+        """Keep a final for joiners; False if it was already kept (it arrives once as published
+        here and once more through the channel, and a history read may repeat it)."""
+        if seq in self.final_seqs:
+            return False
         self.finals.append((now, seq, data))
+        self.final_seqs.add(seq)
         self._forget_before(now - HISTORY_SECONDS)
-
-    @property
-    def last_final_seq(self) -> int:
-        return self.finals[-1][1] if self.finals else -1
+        return True
 
     def recent_finals(self, now: float) -> list[tuple[int, bytes]]:
         self._forget_before(now - HISTORY_SECONDS)
-        return [(seq, data) for _, seq, data in self.finals]
+        # By `seq`: finals read from the channel's history may have arrived after newer ones.
+        return sorted((seq, data) for _, seq, data in self.finals)
 
     def _forget_before(self, cutoff: float) -> None:
         while self.finals and self.finals[0][0] < cutoff:
-            self.finals.popleft()
+            self.final_seqs.discard(self.finals.popleft()[1])
 

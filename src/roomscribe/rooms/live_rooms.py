@@ -20,9 +20,10 @@ so it keeps up whenever the event loop runs at all.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,9 +48,11 @@ from roomscribe.rooms.connection import (
     Close,
     Connection,
 )
-from roomscribe.rooms.live_room import Attendee, LiveRoom, Pin, Voice
+from roomscribe.rooms.live_room import HISTORY_SECONDS, Attendee, LiveRoom, Pin, Voice
 from roomscribe.rooms.outlet import Outlet, Send
 from roomscribe.rooms.tables import RoomState
+
+log = logging.getLogger(__name__)
 
 SUBSCRIBER_BACKLOG = 512
 """Unsent events a listener may have queued before being dropped (tens of busy seconds)."""
@@ -66,6 +69,8 @@ END_GRACE = 2.0
 """After the room-ended event, how long listeners have to receive it before being closed."""
 AUDIO_FINISH_TIMEOUT = 30.0
 """How long ending a room waits for speakers' last captions to be flushed."""
+HISTORY_EVENTS = 1000
+"""Room events the Redis channel keeps (partials included), read for the history of finals."""
 MAX_PINS = 5
 REACTION_LIMIT = 10
 REACTION_WINDOW = 10.0
@@ -89,6 +94,13 @@ class LiveLimits:
                    audio_burst=settings.audio_burst_seconds)
 
 
+History = Callable[[str, int], Awaitable[list[bytes]]]
+
+
+async def _no_history(channel: str, limit: int) -> list[bytes]:
+    return []
+
+
 class _Head(msgspec.Struct):
     """The fields the feed needs from an event, decoded without the rest (words, text)."""
 
@@ -97,7 +109,16 @@ class _Head(msgspec.Struct):
     state: str | None = None
 
 
+class _Final(msgspec.Struct):
+    """Just enough of a history entry to tell a recent final."""
+
+    type: str
+    seq: int | None = None
+    end: float = 0.0
+
+
 _decode_head = msgspec.json.Decoder(_Head).decode
+_decode_final = msgspec.json.Decoder(_Final).decode
 _encode = msgspec.json.Encoder().encode
 
 
@@ -109,8 +130,11 @@ class LiveRooms:
 
     def __init__(self, channels: ChannelsPlugin, *, clock: Callable[[], float] = time.monotonic,
                  roster_delay: float = ROSTER_DELAY, end_grace: float = END_GRACE,
-                 backlog: int = SUBSCRIBER_BACKLOG, limits: LiveLimits | None = None) -> None:
+                 backlog: int = SUBSCRIBER_BACKLOG, limits: LiveLimits | None = None,
+                 history: History | None = None) -> None:
         self.channels = channels
+        self.history: History = history or _no_history
+        """Reads a channel's recent events (the channels backend's `get_history`)."""
         self.limits = limits or LiveLimits()
         self._listening: Counter[int | str] = Counter()
         """Open caption connections by account id and by client address, across rooms."""
@@ -364,12 +388,15 @@ class LiveRooms:
             ready.set_exception(err)
             room.feed = None
             raise
-        ready.set_result(None)
+        try:
+            await self._remember_history(room)
+        finally:
+            ready.set_result(None)
         try:
             async for data in subscriber.iter_events():
                 head = _decode_head(data)
                 caption = head.type in ("partial", "final")
-                if head.type == "final" and (head.seq or 0) > room.last_final_seq:
+                if head.type == "final":
                     # Spoken into another web process (through Redis): this process's joiners
                     # are primed with it too. Finals spoken here were remembered as published.
                     room.remember_final(self.clock(), head.seq or 0, data)
@@ -382,6 +409,23 @@ class LiveRooms:
         finally:
             with anyio.CancelScope(shield=True):
                 await self.channels.unsubscribe(subscriber, room.channel)
+
+    async def _remember_history(self, room: LiveRoom) -> None:
+        """A room this process starts relaying late (its listeners arrived after others were
+        captioned through other processes, or after this process restarted): the finals of
+        the last two minutes from the channel's history, so joiners here are primed too."""
+        try:
+            history = await self.history(room.channel, HISTORY_EVENTS)
+        except Exception:  # joiners miss history, not captions
+            log.warning("reading room %s's history failed", room.id, exc_info=True)
+            return
+        now, room_now = self.clock(), room.room_time()
+        for data in history:
+            final = _decode_final(data)
+            if final.type == "final" and final.seq is not None:
+                age = max(0.0, room_now - final.end)
+                if age < HISTORY_SECONDS:
+                    room.remember_final(now - age, final.seq, data)
 
     def _join(self, room: LiveRoom, conn: Connection, who: Attendee | None) -> None:
         room.connections.add(conn)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from roomscribe.accounts.tables import Account
+from roomscribe.captions.numbering import MemoryNumbering, Numbering
 from roomscribe.db import session_scope
 from roomscribe.rooms import records, rules
 from roomscribe.rooms.live_room import LiveRoom
@@ -30,9 +31,12 @@ T = TypeVar("T")
 
 class RoomStore:
     def __init__(self, engine: Engine, live: LiveRooms, *,
-                 retention: records.RetentionFacts | None = None) -> None:
+                 retention: records.RetentionFacts | None = None,
+                 numbering: Numbering | None = None) -> None:
         self.engine = engine
         self.live = live
+        self.numbering = numbering or MemoryNumbering()
+        """The caption numbering, whose epoch each live room announces."""
         self.retention = retention
         self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
@@ -67,11 +71,12 @@ class RoomStore:
             return existing
         voices, blocked = await self.tx(lambda session: (records.voices(session, room.id),
                                                          records.blocked(session, room.id)))
+        epoch = await self.numbering.epoch(room.id)
         assert room.started_at is not None
         return self.live.open(LiveRoom(
             id=room.id, title=room.title, record=room.record,
             captions_public=room.captions_public, started_at=room.started_at, voices=voices,
-            blocked=blocked))
+            blocked=blocked, epoch=epoch))
 
     def voice_changed(self, room_id: str, account: Account, member: Member) -> None:
         """Tell the live room (if any) that `account` gained, lost or changed its voice."""

@@ -86,6 +86,8 @@ class Heard:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     close: int | None = None
+    epochs: list[str] = field(default_factory=list)
+    """The caption numbering's epoch, from each `room` event."""
 
     def finals(self, speaker: str | None = None) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == "final"
@@ -163,6 +165,8 @@ class Client:
                         joined.set()
                         if event["type"] in ("partial", "final"):
                             heard.events.append(event)
+                        elif event["type"] == "room" and "epoch" in event:
+                            heard.epochs.append(event["epoch"])
                 except ConnectionClosed:
                     pass  # the close code is read below
             heard.close = ws.close_code
