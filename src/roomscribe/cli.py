@@ -25,7 +25,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     uvicorn.run(create_app(settings), host=args.host or settings.host,
-                port=args.port or settings.port, log_level="info", **SERVER_OPTIONS)
+                port=args.port or settings.port, log_level="info", proxy_headers=True,
+                forwarded_allow_ips=settings.forwarded_allow_ips, **SERVER_OPTIONS)
     return 0
 
 

@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     """Redis for the scale-out profile (`redis://host:6379/0`): room events cross web processes
     through it, and the rate limits count there unless `rate_limit_storage` says otherwise."""
 
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies whose `X-Forwarded-For` names the client (comma-separated addresses, or `*`):
+    behind a proxy on another host, set it to the proxy's address, or every client counts as
+    that one address in the per-address limits."""
+
     rate_limit_storage: str = "memory://"
     """Where the rate limiters count: `memory://` for one process, a `redis://` URL to share
     the counts between processes."""
