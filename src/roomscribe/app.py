@@ -10,7 +10,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from argon2 import PasswordHasher
 from litestar import Litestar, Request, Response, get
@@ -38,6 +38,7 @@ from roomscribe.asr.vad import SileroVad
 from roomscribe.audit.service import AuditLog
 from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.captions.numbering import MemoryNumbering, Numbering, RedisNumbering
+from roomscribe.captions.remote import RemoteCaptions
 from roomscribe.clock import Clock, system_clock
 from roomscribe.config import Settings, get_settings
 from roomscribe.db import make_engine, prepare
@@ -52,6 +53,7 @@ from roomscribe.recordings.routes import (
 )
 from roomscribe.recordings.service import RecordingService
 from roomscribe.recordings.storage import open_storage
+from roomscribe.redis_pool import redis_client
 from roomscribe.replay.routes import ReplayController, provide_replay
 from roomscribe.replay.service import ReplayService
 from roomscribe.reports.routes import DEPENDENCIES as REPORT_DEPENDENCIES
@@ -76,9 +78,6 @@ from roomscribe.transcripts.saving_source import SavingCaptionSource
 from roomscribe.transcripts.service import TranscriptService
 from roomscribe.web import routers as web_routers
 from roomscribe.web import template_config
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +111,6 @@ def health(state: State) -> dict[str, str]:
     works: `up`, `down` (the media server is being restarted) or `off` (none on this server)."""
     media: RoomMedia = state.media
     return {"status": "ok", "version": __version__, "media": media.state()}
-
-
-REDIS_CONNECTIONS = 64
-"""Connections each Redis client of a process may open (channels, numbering)."""
-
-
-def redis_client(url: str) -> Redis:
-    """A client whose callers wait for a free connection: redis-py's default pool raises "Too
-    many connections" past 100 in use, which a busy process's rooms reach at once."""
-    from redis.asyncio import BlockingConnectionPool, Redis
-
-    # from_pool: closing the client closes its pool too.
-    return Redis.from_pool(BlockingConnectionPool.from_url(
-        url, max_connections=REDIS_CONNECTIONS, timeout=10))
 
 
 def channels_backend(settings: Settings) -> ChannelsBackend:
@@ -191,6 +176,15 @@ async def live_captions(app: Litestar) -> AsyncIterator[None]:
     """
     if app.state.caption_source is not None:
         yield
+        return
+    settings = app.state.settings
+    if settings.asr == "workers" and settings.redis_url is not None:  # (Settings checks both)
+        remote = RemoteCaptions(redis_client(settings.redis_url))
+        app.state.caption_source = remote
+        try:
+            yield
+        finally:
+            await remote.close()
         return
     try:
         engine = await asyncio.to_thread(functools.partial(

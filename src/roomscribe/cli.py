@@ -30,6 +30,35 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import signal
+
+    from roomscribe.captions.live_engine import LiveEngine
+    from roomscribe.captions.numbering import RedisNumbering
+    from roomscribe.captions.worker import CaptionWorker
+    from roomscribe.redis_pool import redis_client
+
+    if not settings.redis_url:
+        raise SystemExit("roomscribe worker: set ROOMSCRIBE_REDIS_URL (the web processes' Redis)")
+    url = settings.redis_url
+
+    async def run() -> None:
+        engine = LiveEngine.from_settings(settings, numbering=RedisNumbering(redis_client(url)))
+        redis = redis_client(url)
+        worker = CaptionWorker(redis, engine, capacity=args.streams or settings.worker_streams)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
+        async with engine:
+            await worker.run()
+        await engine.numbering.close()
+        await redis.aclose()
+
+    asyncio.run(run())
+    return 0
+
+
 def _models_list(args: argparse.Namespace, settings: Settings) -> int:
     from roomscribe.asr.catalog import Catalog
 
@@ -131,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.set_defaults(handler=_serve)
+
+    worker = sub.add_parser("worker", help="an ASR worker: live captions for the web processes "
+                            "that share its Redis (ROOMSCRIBE_ASR=workers)")
+    worker.add_argument("--streams", type=int, help="speaker streams served at once "
+                        "(default ROOMSCRIBE_WORKER_STREAMS)")
+    worker.set_defaults(handler=_worker)
 
     models = sub.add_parser("models", help="list, verify and install Whisper models")
     msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root when running from a checkout (holds `models/`).
@@ -124,6 +125,13 @@ class Settings(BaseSettings):
     """Redis for the scale-out profile (`redis://host:6379/0`): room events cross web processes
     through it, and the rate limits count there unless `rate_limit_storage` says otherwise."""
 
+    asr: Literal["local", "workers"] = "local"
+    """Where live captions are made: `local`, by this process's own model; `workers`, by ASR
+    worker processes (`roomscribe worker`) reached through `redis_url`."""
+
+    worker_streams: int = Field(default=16, ge=1)
+    """Speaker streams one ASR worker serves at once (16 fit the 2-core machine measured)."""
+
     forwarded_allow_ips: str = "127.0.0.1"
     """Proxies whose `X-Forwarded-For` names the client (comma-separated addresses, or `*`):
     behind a proxy on another host, set it to the proxy's address, or every client counts as
@@ -132,6 +140,13 @@ class Settings(BaseSettings):
     rate_limit_storage: str = "memory://"
     """Where the rate limiters count: `memory://` for one process, a `redis://` URL to share
     the counts between processes."""
+
+    @model_validator(mode="after")
+    def _workers_need_redis(self) -> Settings:
+        if self.asr == "workers" and not self.redis_url:
+            raise ValueError("ROOMSCRIBE_ASR=workers needs ROOMSCRIBE_REDIS_URL: the ASR workers "
+                             "are reached through Redis")
+        return self
 
     @property
     def limits_storage(self) -> str:

@@ -53,6 +53,15 @@ class CaptionEvent:
             ],
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaptionEvent:
+        """The event `to_json` described (as an ASR worker sends it to the web process)."""
+        return cls(type=data["type"], room=data["room"], seq=data["seq"],
+                   speaker=Speaker(data["speaker"]["id"], data["speaker"]["name"]),
+                   start=data["start"], end=data["end"], text=data["text"],
+                   words=tuple(Word(w["start"], w["end"], w["text"], w["p"])
+                               for w in data["words"]))
+
 
 #: Where a live stream delivers its events (the rooms domain publishes them to listeners).
 CaptionSink = Callable[[CaptionEvent], Awaitable[None]]

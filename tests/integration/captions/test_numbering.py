@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from helpers.servers import have_redis, redis
-from roomscribe.app import redis_client
 from roomscribe.captions.numbering import MemoryNumbering, RedisNumbering
+from roomscribe.redis_pool import redis_client
 
 
 @pytest.fixture(scope="module")
