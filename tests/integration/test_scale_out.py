@@ -1,6 +1,7 @@
 """The scale-out profile with more than one process: three `roomscribe serve` processes on their
-own ports and data folders, sharing one PostgreSQL database, one Redis and one S3 bucket, all
-started by this test, and one journey across them (the real model, run once):
+own ports and data folders and two ASR workers (`roomscribe worker`, the real model), sharing
+one PostgreSQL database, one Redis and one S3 bucket, all started by this test, and one journey
+across them (the real model, run once):
 
 - a speaker on web process A and another on web process B are captioned for listeners on
   every process, labelled, live, each speaker's captions in order, and no two events of the
@@ -11,14 +12,18 @@ started by this test, and one journey across them (the real model, run once):
   never left: no gap, no duplicate;
 - a listener joining B late is primed with what was said.
 
-Each web process runs its own caption engine here (the separate ASR workers of the issue are not
-built yet); what crosses processes is the room's events, through Redis.
+The web processes load no model (`ROOMSCRIBE_ASR=workers`): each speaker stream is served by one
+of the workers, whose captions come back through Redis to the web process holding the speaker's
+socket, which stores and publishes them. (A worker killed mid-stream is tested in
+`integration/captions/test_workers.py`.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,11 +63,32 @@ def shared(postgres_server: str, tmp_path_factory: pytest.TempPathFactory,
     with redis() as redis_url:
         yield {"ROOMSCRIBE_DATABASE_URL": url, "ROOMSCRIBE_REDIS_URL": redis_url,
                "ROOMSCRIBE_STORAGE_URL": f"s3://{bucket}/recordings",
-               "ROOMSCRIBE_S3_ENDPOINT_URL": s3_endpoint}
+               "ROOMSCRIBE_S3_ENDPOINT_URL": s3_endpoint, "ROOMSCRIBE_ASR": "workers"}
 
 
 @pytest.fixture(scope="module")
-def web(shared: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+def asr_workers(shared: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[None]:
+    """Two ASR workers, one model thread each (two cores)."""
+    home = tmp_path_factory.mktemp("workers")
+    env = {**os.environ, **shared, "ROOMSCRIBE_DATA_DIR": str(home),
+           "ROOMSCRIBE_ASR_THREADS": "1"}
+    procs = []
+    for n in range(2):
+        with (home / f"worker{n}.log").open("wb") as log:
+            procs.append(subprocess.Popen([sys.executable, "-m", "roomscribe", "worker"],
+                                          env=env, stdout=log, stderr=subprocess.STDOUT))
+    yield
+    for proc in procs:
+        proc.terminate()
+        proc.wait(60)
+    for n in range(2):
+        log = (home / f"worker{n}.log").read_text()
+        assert "Traceback" not in log, log
+
+
+@pytest.fixture(scope="module")
+def web(shared: dict[str, str], asr_workers: None, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[tuple[Server, Server, Server]]:
     homes = [tmp_path_factory.mktemp(name) for name in ("web-a", "web-b", "web-c")]
     with serving(homes[0] / "data", homes[0] / "server.log", **shared) as a, \
