@@ -17,11 +17,16 @@ transcript_writer: finals stored per second by the transcript writer (one transa
   then indexed), on SQLite and on PostgreSQL: the app in this process, --rooms live recorded
   rooms each saving --finals finals one after another (as live rooms do), all rooms at once.
 
-Not measured here: streams per ASR worker, 1 worker against 2, since separate ASR workers are
-not built yet (issue 12); `scripts/bench_live.py` measures streams per process.
+asr: concurrent live speaker streams (--streams, e.g. 4,8,12), each a different human recording
+  pushed in real time, captioned three ways in turn: `embedded`, the live engine in this process
+  (2 model threads, as `roomscribe serve` runs it); `one_worker`, one `roomscribe worker`
+  (2 threads) reached through Redis; `two_workers`, two workers of 1 thread each (the same 2
+  cores). Figures: final latency p50/p95 (a final's arrival minus its last word's end, in room
+  time) and whether p95 is within the 2.5 s target; the split's overhead is the workers'
+  latency against the embedded engine's at the same load.
 
     .venv/bin/python scripts/bench_scale.py [--listeners 400] [--rounds 1] [--rooms 20]
-        [--finals 50]
+        [--finals 50] [--streams 4,8,12] [--parts fanout,writer,asr]
 
 Uses only 127.0.0.1; every server it starts (PostgreSQL, Redis, the web processes) is its own
 child in a temporary folder, stopped at the end.
@@ -35,6 +40,7 @@ import contextlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +53,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import numpy as np
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -54,13 +61,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers.servers import create_database, postgres, redis  # noqa: E402
-from helpers.speech import SPEECH_DIR, manifest  # noqa: E402
+from helpers.speech import SPEECH_DIR, clips, manifest  # noqa: E402
 from integration.transcripts.harness import archive_app, recorded_room  # noqa: E402
 from integration.transcripts.live_server import Client, Server, serving  # noqa: E402
+from roomscribe.captions import asr_jobs  # noqa: E402
 from roomscribe.captions.events import CaptionEvent, Speaker  # noqa: E402
+from roomscribe.captions.live_engine import LiveEngine  # noqa: E402
+from roomscribe.captions.remote import RemoteCaptions  # noqa: E402
 from roomscribe.config import Settings  # noqa: E402
 from roomscribe.db import make_engine, migrate  # noqa: E402
 from roomscribe.media.ffmpeg import decode  # noqa: E402
+from roomscribe.redis_pool import redis_client  # noqa: E402
 
 CLIP = SPEECH_DIR / "librispeech_test_clean" / "1320-122617-0001.flac"
 """14 s of human speech, 40 words."""
@@ -212,20 +223,110 @@ async def writer_arm(settings: Settings, rooms: int, finals: int) -> dict[str, A
             "finals_per_second": round(rooms * finals / took, 1)}
 
 
+# -- ASR workers ----------------------------------------------------------------------------------
+
+TARGET_P95 = 2.5
+
+
+@contextmanager
+def asr_workers(redis_url: str, where: Path, threads: list[int]) -> Iterator[None]:
+    where.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for n, count in enumerate(threads):
+        env = {**os.environ, "ROOMSCRIBE_REDIS_URL": redis_url, "ROOMSCRIBE_DATA_DIR": str(where),
+               "ROOMSCRIBE_ASR_THREADS": str(count)}
+        with (where / f"worker{n}.log").open("wb") as log:
+            procs.append(subprocess.Popen([sys.executable, "-m", "roomscribe", "worker"],
+                                          env=env, stdout=log, stderr=subprocess.STDOUT))
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(60)
+
+
+async def workers_up(redis_url: str, count: int) -> None:
+    client = redis_client(redis_url)
+    try:
+        deadline = time.monotonic() + 120
+        while len([k async for k in client.scan_iter(asr_jobs.worker_key("*"))]) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError("ASR workers did not start")
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2 * asr_jobs.TAKEOVER)  # presence keys of stopped workers expire
+    finally:
+        await client.aclose()
+
+
+async def asr_arm(source: Any, audios: list[np.ndarray[Any, Any]]) -> dict[str, Any]:
+    """Every clip as its own stream, in real time, at once; final latencies."""
+    latencies: list[float] = []
+
+    async def one(n: int, audio: np.ndarray[Any, Any]) -> None:
+        began = time.monotonic()
+
+        async def sink(event: CaptionEvent) -> None:
+            if event.type == "final":
+                latencies.append(time.monotonic() - began - event.end)
+
+        stream = source.open(room=f"bench-{n}-{time.monotonic_ns()}",
+                             speaker=Speaker(f"s{n}", f"Speaker {n}"), origin=0.0, sink=sink)
+        step = 1600
+        for i, offset in enumerate(range(0, len(audio), step)):
+            await asyncio.sleep(max(0.0, began + i * 0.1 - time.monotonic()))
+            stream.push(audio[offset:offset + step])
+        await stream.finish()
+
+    await asyncio.gather(*(one(n, audio) for n, audio in enumerate(audios)))
+    figures = percentiles(latencies)
+    return {"streams": len(audios), "finals": len(latencies), "latency_s": figures,
+            "within_target": bool(figures.get("p95", 99.0) <= TARGET_P95)}
+
+
+async def asr_bench(args: argparse.Namespace, where: Path, redis_url: str
+                    ) -> dict[str, list[dict[str, Any]]]:
+    pool = [decode(c.path) for c in clips("librispeech_test_clean") if c.path.suffix == ".flac"]
+    # Each stream a different recording, padded with silence to the longest: all end together.
+    longest = max(len(a) for a in pool)
+    pool = [np.concatenate([a, np.zeros(longest - len(a), np.float32)]) for a in pool]
+    runs: dict[str, list[dict[str, Any]]] = {"embedded": [], "one_worker": [], "two_workers": []}
+    for count in args.streams:
+        audios = [pool[n % len(pool)] for n in range(count)]
+        engine = LiveEngine.from_settings(Settings(asr_threads=2))
+        async with engine:
+            runs["embedded"].append(await asr_arm(engine, audios))
+        for arm, threads in (("one_worker", [2]), ("two_workers", [1, 1])):
+            with asr_workers(redis_url, where / f"{arm}-{count}", threads):
+                await workers_up(redis_url, len(threads))
+                source = RemoteCaptions(redis_client(redis_url))
+                try:
+                    runs[arm].append(await asr_arm(source, audios))
+                finally:
+                    await source.close()
+    return runs
+
+
 # -- the run --------------------------------------------------------------------------------------
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"one_process": [], "two_processes": []}
     writer: dict[str, list[dict[str, Any]]] = {"sqlite": [], "postgresql": []}
+    asr: dict[str, list[dict[str, Any]]] = {}
     with ExitStack() as stack:
         where = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scale-")))
         admin_url = stack.enter_context(postgres())
         redis_url = stack.enter_context(redis())
+        if "asr" in args.parts:
+            asr = await asr_bench(args, where / "asr", redis_url)
         for n in range(args.rounds):
-            with embedded(where / f"e{n}") as servers:
-                runs["one_process"].append(await fanout_arm(servers, args.listeners))
-            with scaled_out(where / f"s{n}", admin_url, redis_url) as servers:
-                runs["two_processes"].append(await fanout_arm(servers, args.listeners))
+            if "fanout" in args.parts:
+                with embedded(where / f"e{n}") as servers:
+                    runs["one_process"].append(await fanout_arm(servers, args.listeners))
+                with scaled_out(where / f"s{n}", admin_url, redis_url) as servers:
+                    runs["two_processes"].append(await fanout_arm(servers, args.listeners))
+            if "writer" not in args.parts:
+                continue
             writer["sqlite"].append(await writer_arm(
                 writer_settings(where / f"w{n}"), args.rooms, args.finals))
             url = create_database(admin_url, f"writer_{n}")
@@ -249,8 +350,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         for arm, rs in runs.items()}
     summary["transcript_writer_finals_per_second"] = {
         db: median([r["finals_per_second"] for r in rs]) for db, rs in writer.items()}
+    summary["asr_final_latency_p95_s"] = {
+        arm: {str(r["streams"]): r["latency_s"].get("p95") for r in rs} for arm, rs in asr.items()}
+    summary["asr_most_streams_within_target"] = {
+        arm: max([r["streams"] for r in rs if r["within_target"]], default=0)
+        for arm, rs in asr.items()}
     return {"machine": {"cpus": os.cpu_count()}, "clip": CLIP.name,
-            "fanout": runs, "transcript_writer": writer, "summary": summary}
+            "fanout": runs, "transcript_writer": writer, "asr": asr, "summary": summary}
 
 
 def main() -> None:
@@ -259,6 +365,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--rooms", type=int, default=20)
     parser.add_argument("--finals", type=int, default=50, help="finals each room saves")
+    parser.add_argument("--streams", type=lambda v: [int(x) for x in v.split(",")],
+                        default=[4, 8, 12], help="concurrent speaker streams, e.g. 4,8,12")
+    parser.add_argument("--parts", type=lambda v: set(v.split(",")),
+                        default={"fanout", "writer", "asr"}, help="fanout,writer,asr")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(bench(args)), indent=2))
 
