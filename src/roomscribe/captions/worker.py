@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 500
+LOAD_DELAY = 0.05
+"""Seconds a worker waits before asking for a new stream, per stream it serves already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +101,15 @@ class CaptionWorker:
         self._stopping.set()
 
     async def _take_new(self) -> None:
-        free = self.capacity - len(self._jobs)
-        if free <= 0:
+        if len(self._jobs) >= self.capacity:
             await asyncio.sleep(READ_BLOCK_MS / 1000)
             return
+        # One stream at a time, and the busier this worker the later it asks: Redis hands a new
+        # stream to the worker that has waited longest, so streams spread over the workers
+        # instead of all going to whichever asked first.
+        await asyncio.sleep(LOAD_DELAY * len(self._jobs))
         answer: Any = await self.redis.xreadgroup(asr_jobs.GROUP, self.name, {self.jobs: ">"},
-                                             count=free, block=READ_BLOCK_MS)
+                                                  count=1, block=READ_BLOCK_MS)
         for _, entries in answer or []:
             for entry_id, fields in entries:
                 self._serve(Job.from_entry(entry_id, fields), resumed=False)
@@ -118,8 +123,7 @@ class CaptionWorker:
                                      f"{len(self._jobs)}/{self.capacity}",
                                      px=int(self.takeover * 1000))
                 if self._jobs:
-                    await self.redis.xclaim(self.jobs, asr_jobs.GROUP, self.name, 0,
-                                            list(self._jobs), justid=True)
+                    await self._keep_ours()
                 free = self.capacity - len(self._jobs)
                 if free > 0 and not self._stopping.is_set():
                     claim: Any = await self.redis.xautoclaim(
@@ -131,6 +135,22 @@ class CaptionWorker:
             except (ConnectionError, OSError, RedisError):
                 log.warning("ASR heartbeat failed; retrying", exc_info=True)
             await asyncio.sleep(self.heartbeat)
+
+    async def _keep_ours(self) -> None:
+        """Claim our streams again; stop serving any another worker took over meanwhile (this
+        one was too slow to claim it in time), so a stream never has two servers for long."""
+        pending: Any = await self.redis.xpending_range(
+            self.jobs, asr_jobs.GROUP, "-", "+", self.capacity * 4, consumername=self.name)
+        ours = {p["message_id"].decode() if isinstance(p["message_id"], bytes)
+                else str(p["message_id"]) for p in pending}
+        for entry, task in list(self._jobs.items()):
+            if entry not in ours:
+                log.warning("stream entry %s was taken over by another worker", entry)
+                task.cancel()
+                self._jobs.pop(entry, None)
+        kept: list[Any] = sorted(ours & set(self._jobs))
+        if kept:
+            await self.redis.xclaim(self.jobs, asr_jobs.GROUP, self.name, 0, kept, justid=True)
 
     def _serve(self, job: Job, *, resumed: bool) -> None:
         if job.entry in self._jobs:
