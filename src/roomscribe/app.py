@@ -330,7 +330,8 @@ async def rooms(app: Litestar) -> AsyncIterator[None]:
     fan out to."""
     settings = app.state.settings
     live = LiveRooms(app.plugins.get(ChannelsPlugin), limits=LiveLimits.from_settings(settings),
-                     history=app.state.channels_backend.get_history)
+                     history=app.state.channels_backend.get_history,
+                     shared=settings.redis_url is not None)
     captions = app.state.caption_source
     store = RoomStore(app.state.engine, live, retention=app.state.retention,
                       numbering=app.state.numbering)

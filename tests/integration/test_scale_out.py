@@ -10,7 +10,8 @@ across them (the real model, run once):
   yet, so it reads the finals it missed from the room's Redis stream) and, skipping the `seq`
   numbers it already has as the page does, ends with exactly the finals of a listener that
   never left: no gap, no duplicate;
-- a listener joining B late is primed with what was said.
+- a listener joining B late is primed with what was said;
+- moderation through A (a speaker revoked, the room ended) closes the sockets B holds.
 
 The web processes load no model (`ROOMSCRIBE_ASR=workers`): each speaker stream is served by one
 of the workers, whose captions come back through Redis to the web process holding the speaker's
@@ -29,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from helpers.servers import create_database, have_redis, redis
 from helpers.speech import manifest, normalize, wer
@@ -149,6 +151,15 @@ async def test_speakers_on_two_processes_are_captioned_for_listeners_on_every_pr
                     await until(lambda: by_seq(late).keys() >= by_seq(lis).keys(), within=10,
                                 what="history on B")
 
+            # Moderation on A reaches the sockets B holds: Bob, revoked through A, loses the
+            # microphone he has open on B; the room ended through A closes Ada's on B.
+            bob_on_b = await connect(side_b.url(room, "audio", "bob"))
+            ada_on_b = await connect(side_b.url(room, "audio", "ada"))
+            await side_a.post(f"/rooms/{room}/members/bob/revoke", "hana")
+            await asyncio.wait_for(bob_on_b.wait_closed(), 10)
+            await side_a.post(f"/rooms/{room}/end", "hana")
+            await asyncio.wait_for(ada_on_b.wait_closed(), 30)
+
         # Labelled, and no two events of the room share a number: the speakers' processes
         # number from one counter. Each speaker's captions arrive in order.
         events = lis.events
@@ -170,3 +181,5 @@ async def test_speakers_on_two_processes_are_captioned_for_listeners_on_every_pr
             "A's history did not reach back to what Mo had seen"
         # The late joiner on B was primed with the room's recent captions.
         assert by_seq(late).keys() == by_seq(lis).keys()
+        assert bob_on_b.close_code == 4004  # no longer a speaker
+        assert ada_on_b.close_code == 4000  # room ended

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
@@ -41,6 +42,7 @@ from roomscribe.rooms.connection import (
     ENDED,
     INTERNAL,
     LEFT,
+    REMOVED,
     REPLACED,
     REVOKED,
     SHUTDOWN,
@@ -50,7 +52,7 @@ from roomscribe.rooms.connection import (
 )
 from roomscribe.rooms.live_room import HISTORY_SECONDS, Attendee, LiveRoom, Pin, Voice
 from roomscribe.rooms.outlet import Outlet, Send
-from roomscribe.rooms.tables import RoomState
+from roomscribe.rooms.tables import Role, RoomState
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,29 @@ class _Final(msgspec.Struct):
     end: float = 0.0
 
 
+class _VoiceMessage(msgspec.Struct):
+    handle: str
+    name: str
+    role: str
+    muted: bool = False
+
+
+class _Control(msgspec.Struct):
+    """A change to a room's live state mirrored from another web process."""
+
+    op: str
+    origin: str
+    account: int
+    voice: _VoiceMessage | None = None
+    muted: bool | None = None
+    code: int | None = None
+
+
+CONTROL = "control"
+"""The type of mirrored changes on a room's channel; never relayed to listeners."""
+_CLOSES = {close.code: close for close in (REMOVED, BLOCKED, REVOKED)}
+
+_decode_control = msgspec.json.Decoder(_Control).decode
 _decode_head = msgspec.json.Decoder(_Head).decode
 _decode_final = msgspec.json.Decoder(_Final).decode
 _encode = msgspec.json.Encoder().encode
@@ -131,8 +156,12 @@ class LiveRooms:
     def __init__(self, channels: ChannelsPlugin, *, clock: Callable[[], float] = time.monotonic,
                  roster_delay: float = ROSTER_DELAY, end_grace: float = END_GRACE,
                  backlog: int = SUBSCRIBER_BACKLOG, limits: LiveLimits | None = None,
-                 history: History | None = None) -> None:
+                 history: History | None = None, shared: bool = False) -> None:
         self.channels = channels
+        self.shared = shared
+        """Other web processes serve the same rooms (Redis): moderation is mirrored to them."""
+        self.origin = secrets.token_hex(4)
+        """Names this process in the control messages it mirrors."""
         self.history: History = history or _no_history
         """Reads a channel's recent events (the channels backend's `get_history`)."""
         self.limits = limits or LiveLimits()
@@ -216,17 +245,25 @@ class LiveRooms:
 
     # -- roles and moderation --------------------------------------------------------------------
 
-    def set_voice(self, room: LiveRoom, account_id: int, voice: Voice | None) -> None:
+    def set_voice(self, room: LiveRoom, account_id: int, voice: Voice | None, *,
+                  mirror: bool = True) -> None:
         """Record a role change; losing a voice also closes that account's audio socket."""
+        if mirror:
+            self._mirror(room, "voice", account=account_id,
+                         voice=None if voice is None else _VoiceMessage(
+                             voice.handle, voice.name, str(voice.role), voice.muted))
         if voice is None:
             room.voices.pop(account_id, None)
             self._stop(room.audio.get(account_id), REVOKED)
         else:
             room.voices[account_id] = voice
-            self.set_muted(room, account_id, voice.muted)
+            self.set_muted(room, account_id, voice.muted, mirror=False)
         self.roster_changed(room)
 
-    def set_muted(self, room: LiveRoom, account_id: int, muted: bool) -> None:
+    def set_muted(self, room: LiveRoom, account_id: int, muted: bool, *,
+                  mirror: bool = True) -> None:
+        if mirror:
+            self._mirror(room, "muted", account=account_id, muted=muted)
         voice = room.voices.get(account_id)
         if voice is not None and voice.muted != muted:
             voice.muted = muted
@@ -235,8 +272,11 @@ class LiveRooms:
         if conn is not None:
             conn.muted = muted
 
-    def kick(self, room: LiveRoom, account_id: int, close: Close) -> None:
+    def kick(self, room: LiveRoom, account_id: int, close: Close, *,
+             mirror: bool = True) -> None:
         """Close every socket `account_id` holds in the room (removal, block)."""
+        if mirror:
+            self._mirror(room, "kick", account=account_id, code=close.code)
         room.voices.pop(account_id, None)
         if close is BLOCKED:
             room.blocked.add(account_id)
@@ -262,8 +302,52 @@ class LiveRooms:
         return self._pacers.setdefault(account_id,
                                        Pacer(self.limits.audio_burst, clock=self.clock))
 
-    def unblock(self, room: LiveRoom, account_id: int) -> None:
+    def unblock(self, room: LiveRoom, account_id: int, *, mirror: bool = True) -> None:
+        if mirror:
+            self._mirror(room, "unblock", account=account_id)
         room.blocked.discard(account_id)
+
+    # -- other web processes -----------------------------------------------------------------
+
+    def _mirror(self, room: LiveRoom, op: str, **args: Any) -> None:
+        """Tell the other web processes serving `room` of a change to its live state, through
+        its channel: each applies it to its own copy (their speakers' and listeners' sockets
+        are theirs to close). Listeners never see these messages."""
+        if self.shared and room.state is RoomState.LIVE and not self._closed:
+            self.channels.publish(_encode({"type": CONTROL, "room": room.id, "op": op,
+                                           "origin": self.origin, **args}), room.channel)
+
+    def _apply(self, room: LiveRoom, data: bytes) -> None:
+        """A change another web process mirrored (see `_mirror`)."""
+        message = _decode_control(data)
+        if message.origin == self.origin:
+            return
+        account = message.account
+        if message.op == "voice":
+            voice = None if message.voice is None else Voice(
+                message.voice.handle, message.voice.name, Role(message.voice.role),
+                message.voice.muted)
+            self.set_voice(room, account, voice, mirror=False)
+        elif message.op == "muted":
+            self.set_muted(room, account, bool(message.muted), mirror=False)
+        elif message.op == "kick":
+            self.kick(room, account, _CLOSES.get(message.code or 0, REMOVED), mirror=False)
+        elif message.op == "unblock":
+            self.unblock(room, account, mirror=False)
+
+    async def _ended_elsewhere(self, room: LiveRoom) -> None:
+        """Another process ended the room: flush this process's speakers and close its sockets
+        as `end` does there."""
+        if room.state is not RoomState.LIVE:
+            return
+        speakers = list(room.audio.values())
+        for conn in speakers:
+            conn.stop(ENDED)
+        await _wait_all((c.finished.wait() for c in speakers), within=AUDIO_FINISH_TIMEOUT)
+        room.state = RoomState.ENDED
+        self._rooms.pop(room.id, None)
+        for conn in [*room.hearing, *room.connections]:
+            conn.stop(ENDED)
 
     def admit(self, room: LiveRoom, conn: Connection, *, voice: bool) -> None:
         """Check, just before a socket is attached, what the database said when it was let in.
@@ -312,6 +396,10 @@ class LiveRooms:
         voice = room.voices.get(account_id)
         conn.muted = voice.muted if voice is not None else False
         room.audio[account_id] = conn
+        if self.shared and room.feed is None:
+            # Mirrored changes (a mute, a removal) arrive through the room's feed: a process
+            # serving only this speaker needs one too.
+            self._spawn(self._feed_ready(room))
         self.roster_changed(room)
 
     def detach_audio(self, room: LiveRoom, account_id: int, conn: Connection) -> None:
@@ -395,6 +483,9 @@ class LiveRooms:
         try:
             async for data in subscriber.iter_events():
                 head = _decode_head(data)
+                if head.type == CONTROL:
+                    self._apply(room, data)
+                    continue
                 caption = head.type in ("partial", "final")
                 if head.type == "final":
                     # Spoken into another web process (through Redis): this process's joiners
@@ -405,6 +496,8 @@ class LiveRooms:
                     if not (caption and (head.seq or 0) <= seen):
                         outlet.offer(data, last=last)
                 if last:
+                    if room.state is RoomState.LIVE:
+                        self._spawn(self._ended_elsewhere(room))
                     return
         finally:
             with anyio.CancelScope(shield=True):
