@@ -4,21 +4,12 @@ shared by every process on Redis, and a new epoch whenever the count starts agai
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
-from helpers.servers import have_redis, redis
 from roomscribe.captions.numbering import MemoryNumbering, RedisNumbering
 from roomscribe.redis_pool import redis_client
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    if not have_redis():
-        pytest.fail("redis-server is not installed: scripts/test installs it (as root)")
-    with redis() as url:
-        yield url
 
 
 @pytest.fixture

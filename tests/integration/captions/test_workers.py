@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from helpers.servers import have_redis, redis
 from helpers.speech import manifest, wer
 from helpers.waiting import until
 from roomscribe.captions import asr_jobs
@@ -34,13 +33,6 @@ CLIP = "8463-287645-0007.flac"
 """21.5 s of one reader, 67 words: long enough to lose a worker in the middle."""
 FRAME = 0.1
 
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    if not have_redis():
-        pytest.fail("redis-server is not installed: scripts/test installs it (as root)")
-    with redis() as url:
-        yield url
 
 
 @pytest.fixture
