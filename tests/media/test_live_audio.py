@@ -382,4 +382,5 @@ def test_a_listener_made_speaker_joins_the_stage_and_leaves_it_without_a_reload(
     expect(ivy.locator("[data-audio-status]")).to_have_text(PLAYING, timeout=SLOW)
     # Blocked: her audio stops with her captions.
     people.api("POST", f"/rooms/{room}/members/ivy/block", "host_r")
-    expect(ivy.locator("[data-audio-status]")).to_have_text("You are blocked from this room.")
+    expect(ivy.locator("[data-audio-status]")).to_have_text("You are blocked from this room.",
+                                                             timeout=30_000)
