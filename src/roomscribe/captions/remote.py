@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 
 from roomscribe.captions import asr_jobs
 from roomscribe.captions.events import CaptionSink, Speaker
-from roomscribe.pcm import SAMPLE_RATE
+from roomscribe.pcm import SAMPLE_RATE, to_bytes
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -108,7 +108,8 @@ class RemoteStream:
     def push(self, pcm: npt.NDArray[np.float32]) -> None:
         if self._ending:
             raise RuntimeError("push() after finish()")
-        self._buffer.append((np.clip(pcm, -1.0, 32767 / 32768) * 32768).astype("<i2").tobytes())
+        # Back to the bytes the speaker sent (exactly: they were 16-bit samples).
+        self._buffer.append(to_bytes(pcm))
 
     async def finish(self) -> None:
         self._ending = True

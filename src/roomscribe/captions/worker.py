@@ -17,13 +17,12 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from redis.exceptions import RedisError, ResponseError
 
 from roomscribe.captions import asr_jobs
 from roomscribe.captions.events import CaptionEvent, LiveStream, Speaker
 from roomscribe.captions.live_engine import LiveEngine
-from roomscribe.pcm import SAMPLE_RATE
+from roomscribe.pcm import SAMPLE_RATE, to_float
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -225,8 +224,7 @@ class _Serving:
                     if b"end" in fields:
                         return
                     at = float(fields[b"at"])
-                    pcm = (np.frombuffer(fields[b"pcm"], dtype="<i2").astype(np.float32)
-                           / np.float32(32768))
+                    pcm = to_float(fields[b"pcm"])
                     if resume_at is not None:
                         # Taking over: what the last final covered was captioned already.
                         skip = round((resume_at - at) * SAMPLE_RATE)

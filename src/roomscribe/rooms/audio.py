@@ -24,12 +24,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
 from roomscribe.captions.events import CaptionSink, LiveStream, Speaker
 from roomscribe.errors import InvalidInput, RateLimited, TooLarge
-from roomscribe.pcm import BYTES_PER_SAMPLE, SAMPLE_RATE
+from roomscribe.pcm import BYTES_PER_SAMPLE, SAMPLE_RATE, to_float
 
 MIN_FRAME_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE * 20 // 1000
 MAX_FRAME_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE * 200 // 1000
@@ -133,11 +130,6 @@ class Pacer:
                               retry_after=-self._tokens)
 
 
-def decode(frame: bytes) -> npt.NDArray[np.float32]:
-    """16-bit little-endian PCM to float32 in [-1, 1), the form the caption engine takes."""
-    return np.frombuffer(frame, dtype="<i2").astype(np.float32) / 32768.0
-
-
 class SpeakerFeed:
     """One speaker's audio path while their socket is open.
 
@@ -170,7 +162,7 @@ class SpeakerFeed:
         # recording audio that was received.
         if self._track is not None:
             self._track.write(frame)
-        self._stream.push(decode(frame))
+        self._stream.push(to_float(frame))
 
     async def pause(self) -> None:
         """Flush and close the current stream and track (mute, or the socket closing)."""

@@ -335,20 +335,6 @@ class LiveRooms:
         elif message.op == "unblock":
             self.unblock(room, account, mirror=False)
 
-    async def _ended_elsewhere(self, room: LiveRoom) -> None:
-        """Another process ended the room: flush this process's speakers and close its sockets
-        as `end` does there."""
-        if room.state is not RoomState.LIVE:
-            return
-        speakers = list(room.audio.values())
-        for conn in speakers:
-            conn.stop(ENDED)
-        await _wait_all((c.finished.wait() for c in speakers), within=AUDIO_FINISH_TIMEOUT)
-        room.state = RoomState.ENDED
-        self._rooms.pop(room.id, None)
-        for conn in [*room.hearing, *room.connections]:
-            conn.stop(ENDED)
-
     def admit(self, room: LiveRoom, conn: Connection, *, voice: bool) -> None:
         """Check, just before a socket is attached, what the database said when it was let in.
 
@@ -496,8 +482,8 @@ class LiveRooms:
                     if not (caption and (head.seq or 0) <= seen):
                         outlet.offer(data, last=last)
                 if last:
-                    if room.state is RoomState.LIVE:
-                        self._spawn(self._ended_elsewhere(room))
+                    if room.state is RoomState.LIVE:  # ended through another process
+                        self._spawn(self.end(room, announce=False))
                     return
         finally:
             with anyio.CancelScope(shield=True):
@@ -553,13 +539,15 @@ class LiveRooms:
 
     # -- ending ---------------------------------------------------------------------------------
 
-    async def end(self, room: LiveRoom) -> None:
-        """End the room: flush every speaker's last captions, tell everyone, close every socket."""
+    async def end(self, room: LiveRoom, *, announce: bool = True) -> None:
+        """End the room: flush every speaker's last captions, tell everyone, close every socket.
+        Without `announce`, another web process ended it and told everyone already."""
         speakers = list(room.audio.values())
         for conn in speakers:
             conn.stop(ENDED)
         await _wait_all((c.finished.wait() for c in speakers), within=AUDIO_FINISH_TIMEOUT)
-        self.publish(room, {**room.room_event(), "state": str(RoomState.ENDED)})
+        if announce:
+            self.publish(room, {**room.room_event(), "state": str(RoomState.ENDED)})
         room.state = RoomState.ENDED
         self._rooms.pop(room.id, None)
         for conn in list(room.hearing):

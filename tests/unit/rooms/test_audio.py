@@ -10,6 +10,7 @@ import pytest
 
 from roomscribe.captions.events import CaptionEvent, CaptionSink, Speaker
 from roomscribe.errors import InvalidInput, RateLimited, TooLarge
+from roomscribe.pcm import to_float
 from roomscribe.rooms.audio import (
     MAX_FRAME_BYTES,
     MIN_FRAME_BYTES,
@@ -17,7 +18,6 @@ from roomscribe.rooms.audio import (
     NullAudioSink,
     Pacer,
     SpeakerFeed,
-    decode,
 )
 
 SPEAKER = Speaker(id="ada", name="Ada")
@@ -102,7 +102,7 @@ def test_a_quiet_socket_earns_no_more_than_its_burst() -> None:
 def test_decode_is_little_endian_and_scaled() -> None:
     frame = np.array([0, 16384, -32768, 32767], dtype="<i2").tobytes()
     assert frame[2:4] == b"\x00\x40"
-    samples = decode(frame)
+    samples = to_float(frame)
     assert samples.dtype == np.float32
     assert samples.tolist() == pytest.approx([0.0, 0.5, -1.0, 32767 / 32768])
 
