@@ -33,6 +33,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from roomscribe.accounts.tables import Account
@@ -72,6 +73,9 @@ from roomscribe.transcripts.tables import (
 )
 
 log = logging.getLogger(__name__)
+
+SAVE_ATTEMPTS = 5
+"""Tries at a live final's position when other web processes write the same room."""
 
 T = TypeVar("T")
 
@@ -153,7 +157,7 @@ class TranscriptService:
         """Store a final of a recorded room before it is published, then index it."""
         if event.type != "final" or event.room in self._unrecorded:
             return
-        row = await self._write(lambda: self._save(event))
+        row = await self._write(lambda: self._save_retrying(event))
         if row is not None:
             task = asyncio.get_running_loop().create_task(
                 self.archive.add_live(event.room, [row]))
@@ -165,6 +169,18 @@ class TranscriptService:
         if not task.cancelled() and task.exception() is not None:
             # The start-up reconciliation adds what failed here.
             log.error("indexing a live final failed: %s", task.exception())
+
+    def _save_retrying(self, event: CaptionEvent) -> TranscriptSegment | None:
+        # Web processes sharing a database each save the finals of their own speakers: two may
+        # pick the same next position at once, and the unique index lets one of them win. The
+        # other takes the next position.
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                return self._save(event)
+            except IntegrityError:
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+        return None
 
     def _save(self, event: CaptionEvent) -> TranscriptSegment | None:
         with session_scope(self.engine) as session:
