@@ -29,6 +29,7 @@ from roomscribe.accounts.routes import AccountController, SessionController
 from roomscribe.accounts.service import AccountService
 from roomscribe.accounts.service import Limits as AccountLimits
 from roomscribe.archive.index import Index
+from roomscribe.archive.replication import replication_for
 from roomscribe.archive.routes import SearchController, provide_archive
 from roomscribe.archive.service import ArchiveService, SearchLimits
 from roomscribe.asr.engine import Transcriber
@@ -65,6 +66,7 @@ from roomscribe.retention.routes import AdminRetentionController
 from roomscribe.retention.scheduler import RetentionScheduler
 from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.audio import AudioSink, CaptionSource
+from roomscribe.rooms.board import Board, MemoryBoard, RedisBoard
 from roomscribe.rooms.live_rooms import HISTORY_EVENTS, LiveLimits, LiveRooms
 from roomscribe.rooms.media import RoomMedia
 from roomscribe.rooms.membership import MembershipService
@@ -73,6 +75,7 @@ from roomscribe.rooms.routes import RoomController, provide_membership, provide_
 from roomscribe.rooms.service import RoomLimits, RoomService
 from roomscribe.rooms.store import RoomStore
 from roomscribe.run_marker import RunMarker
+from roomscribe.transcripts.final_pass_queue import FinalPassQueue, final_pass_queue
 from roomscribe.transcripts.routes import TranscriptController, provide_transcripts
 from roomscribe.transcripts.saving_source import SavingCaptionSource
 from roomscribe.transcripts.service import TranscriptService
@@ -133,6 +136,13 @@ def caption_numbering(settings: Settings) -> Numbering:
     if settings.redis_url is None:
         return MemoryNumbering()
     return RedisNumbering(redis_client(settings.redis_url), prefix="roomscribe")
+
+
+def room_board(settings: Settings) -> Board:
+    """Pins and presence shared through Redis when `ROOMSCRIBE_REDIS_URL` is set."""
+    if settings.redis_url is None:
+        return MemoryBoard()
+    return RedisBoard(redis_client(settings.redis_url), prefix="roomscribe")
 
 
 @asynccontextmanager
@@ -253,7 +263,8 @@ async def retention(app: Litestar) -> AsyncIterator[None]:
     settings, engine = app.state.settings, app.state.engine
     app.state.retention = service = RetentionService(
         engine, durations=Durations.from_settings(settings),
-        purgers=purgers(settings, engine, app.state.archive.index))
+        purgers=purgers(settings, engine, app.state.archive.index,
+                        app.state.archive.replication))
     app.state.audit_log = AuditLog(engine)
     app.state.reports = ReportService(engine, retention=service,
                                       presence=functools.partial(was_present, engine))
@@ -277,12 +288,17 @@ async def retention(app: Litestar) -> AsyncIterator[None]:
 async def archive(app: Litestar) -> AsyncIterator[None]:
     """`app.state.archive`: the search index, kept in step with the transcripts."""
     index = await asyncio.to_thread(Index.from_settings, app.state.settings)
-    app.state.archive = ArchiveService(
+    replication = replication_for(app.state.settings)
+    app.state.archive = service = ArchiveService(
         app.state.engine, index, limiter=app.state.limiter,
-        limits=SearchLimits.from_settings(app.state.settings))
+        limits=SearchLimits.from_settings(app.state.settings), replication=replication)
+    following = asyncio.create_task(replication.follow(service), name="index replication")
     try:
         yield
     finally:
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
+        await replication.close()
         await asyncio.to_thread(index.close)
 
 
@@ -308,11 +324,15 @@ async def recordings(app: Litestar) -> AsyncIterator[None]:
 async def transcripts(app: Litestar) -> AsyncIterator[None]:
     """`app.state.transcripts`: live finals saved, final passes, corrections and exports; and
     `app.state.replay`, which plays ended rooms back to whoever may find them."""
+    settings = app.state.settings
+    queue = None
+    if settings.asr == "workers" and settings.redis_url is not None:  # (Settings checks both)
+        queue = FinalPassQueue(final_pass_queue(settings.redis_url))
     service = TranscriptService(
-        app.state.engine, open_storage(app.state.settings), archive=app.state.archive,
-        retention=app.state.retention, settings=app.state.settings,
+        app.state.engine, open_storage(settings), archive=app.state.archive,
+        retention=app.state.retention, settings=settings,
         transcriber=app.state.transcriber, detector=app.state.speech_detector,
-        clock=app.state.clock)
+        clock=app.state.clock, queue=queue)
     app.state.transcripts = service
     app.state.replay = ReplayService(
         app.state.engine, recordings=app.state.recordings, transcripts=service,
@@ -331,7 +351,7 @@ async def rooms(app: Litestar) -> AsyncIterator[None]:
     settings = app.state.settings
     live = LiveRooms(app.plugins.get(ChannelsPlugin), limits=LiveLimits.from_settings(settings),
                      history=app.state.channels_backend.get_history,
-                     shared=settings.redis_url is not None)
+                     shared=settings.redis_url is not None, board=room_board(settings))
     captions = app.state.caption_source
     store = RoomStore(app.state.engine, live, retention=app.state.retention,
                       numbering=app.state.numbering)
@@ -340,7 +360,8 @@ async def rooms(app: Litestar) -> AsyncIterator[None]:
         store, recorder=app.state.audio_sink,
         captions=captions and SavingCaptionSource(captions, app.state.transcripts),
         observers=(app.state.recordings, app.state.transcripts, app.state.archive),
-        limits=RoomLimits.from_settings(settings), media=app.state.media)
+        limits=RoomLimits.from_settings(settings), media=app.state.media,
+        limiter=app.state.limiter)
     try:
         yield
     finally:

@@ -32,27 +32,51 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
+    import faulthandler
+    import logging
     import signal
 
+    from roomscribe.asr.engine import Transcriber
     from roomscribe.captions.live_engine import LiveEngine
     from roomscribe.captions.numbering import RedisNumbering
     from roomscribe.captions.worker import CaptionWorker
+    from roomscribe.db import make_engine
+    from roomscribe.recordings.storage import open_storage
     from roomscribe.redis_pool import redis_client
+    from roomscribe.transcripts.final_pass import FinalPass
+    from roomscribe.transcripts.final_pass_queue import final_pass_queue, final_pass_worker
 
     if not settings.redis_url:
         raise SystemExit("roomscribe worker: set ROOMSCRIBE_REDIS_URL (the web processes' Redis)")
     url = settings.redis_url
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` prints a stuck worker's stacks
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def run() -> None:
-        engine = LiveEngine.from_settings(settings, numbering=RedisNumbering(redis_client(url)))
+        # Final passes share the live streams' model; one at a time, beside them.
+        model = Transcriber.from_settings(settings,
+                                          num_workers=max(1, min(2, settings.asr_threads)))
+        engine = LiveEngine.from_settings(settings, numbering=RedisNumbering(redis_client(url)),
+                                          transcriber=model)
         redis = redis_client(url)
         worker = CaptionWorker(redis, engine, capacity=args.streams or settings.worker_streams)
+        passes = final_pass_worker(final_pass_queue(url), FinalPass(
+            make_engine(settings), open_storage(settings), settings, transcriber=model))
+        passes.SIGNALS = []  # the signals stop both workers, below
+        stopping = set()
+
+        def stop() -> None:
+            worker.stop()
+            stopping.add(asyncio.ensure_future(passes.stop()))
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.stop)
+            loop.add_signal_handler(sig, stop)
         async with engine:
-            await worker.run()
+            await asyncio.gather(worker.run(), passes.start())
         await engine.numbering.close()
+        await passes.queue.disconnect()
         await redis.aclose()
 
     asyncio.run(run())
@@ -161,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.set_defaults(handler=_serve)
 
-    worker = sub.add_parser("worker", help="an ASR worker: live captions for the web processes "
-                            "that share its Redis (ROOMSCRIBE_ASR=workers)")
+    worker = sub.add_parser("worker", help="an ASR worker: live captions and final passes for "
+                            "the web processes that share its Redis (ROOMSCRIBE_ASR=workers)")
     worker.add_argument("--streams", type=int, help="speaker streams served at once "
                         "(default ROOMSCRIBE_WORKER_STREAMS)")
     worker.set_defaults(handler=_worker)

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     anonymous_search_limit: str = "20/minute"
     """Searches from one client address without an account."""
 
+    reaction_limit: str = "10/10 seconds"
+    """Reactions one account may send to one live room."""
+
     max_concurrent_hashes: int = Field(default=4, ge=1)
     """Password hashes (argon2, ~50 ms of a core each) computed at once; more wait."""
 

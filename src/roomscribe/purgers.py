@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 
 from roomscribe.archive.index import Index
+from roomscribe.archive.replication import Replication, replication_for
 from roomscribe.archive.service import IndexPurger
 from roomscribe.config import Settings
 from roomscribe.recordings.service import RecordingPurger
@@ -22,10 +23,12 @@ from roomscribe.retention.purgers import Purger
 from roomscribe.transcripts.purgers import TranscriptPurger
 
 
-def purgers(settings: Settings, engine: Engine, index: Index) -> list[Purger]:
-    """Recordings (tracks and mix), transcripts (every version), the search index."""
+def purgers(settings: Settings, engine: Engine, index: Index,
+            replication: Replication) -> list[Purger]:
+    """Recordings (tracks and mix), transcripts (every version), the search index (this
+    process's copy and, through `replication`, every other process's)."""
     return [RecordingPurger(open_storage(settings), engine), TranscriptPurger(engine),
-            IndexPurger(index)]
+            IndexPurger(index, replication)]
 
 
 @contextmanager
@@ -33,7 +36,9 @@ def command_purgers(settings: Settings, engine: Engine) -> Iterator[list[Purger]
     """The same list for an operator command, with a search index of the command's own to write
     while it runs (a server writing it too takes turns through whoosh's lock)."""
     index = Index.from_settings(settings)
+    replication = replication_for(settings)
     try:
-        yield purgers(settings, engine, index)
+        yield purgers(settings, engine, index, replication)
     finally:
         index.close()
+        replication.close_blocking()

@@ -11,7 +11,9 @@ across them (the real model, run once):
   numbers it already has as the page does, ends with exactly the finals of a listener that
   never left: no gap, no duplicate;
 - a listener joining B late is primed with what was said;
-- moderation through A (a speaker revoked, the room ended) closes the sockets B holds.
+- moderation through A (a speaker revoked, the room ended) closes the sockets B holds;
+- and, before that journey (no model involved), a room's pins, reaction limit and roster are one
+  across the processes (`rooms.board`, `ratelimit` in Redis).
 
 The web processes load no model (`ROOMSCRIBE_ASR=workers`): each speaker stream is served by one
 of the workers, whose captions come back through Redis to the web process holding the speaker's
@@ -23,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 import httpx
@@ -83,9 +87,18 @@ def asr_workers(shared: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     yield
     for proc in procs:
         proc.terminate()
-        proc.wait(60)
+    hung = []
+    for n, proc in enumerate(procs):
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # its stacks, into its log (faulthandler)
+            time.sleep(1)
+            proc.kill()
+            hung.append(n)
     for n in range(2):
         log = (home / f"worker{n}.log").read_text()
+        assert n not in hung, f"worker {n} did not stop on SIGTERM:\n{log[-20000:]}"
         assert "Traceback" not in log, log
 
 
@@ -100,6 +113,64 @@ def web(shared: dict[str, str], asr_workers: None, tmp_path_factory: pytest.Temp
     for home in homes:
         log = (home / "server.log").read_text()
         assert "Traceback" not in log, log
+
+
+async def test_pins_reactions_and_the_roster_are_one_across_processes(
+        web: tuple[Server, Server, Server]) -> None:
+    a, b, c = web
+    async with httpx.AsyncClient(base_url=a.url, timeout=60) as on_a, \
+            httpx.AsyncClient(base_url=b.url, timeout=60) as on_b, \
+            httpx.AsyncClient(base_url=c.url, timeout=60) as on_c:
+        side_a, side_b, side_c = Client(on_a), Client(on_b), Client(on_c)
+        for handle, name in (("pia", "Pia Host"), ("lia", "Lia A"), ("lib", "Lib B"),
+                             ("lic", "Lic C")):
+            await side_a.account(handle, name)
+        side_b.tokens = side_c.tokens = side_a.tokens
+        room = (await side_a.post("/rooms", "pia", {"title": "Shared extras"}))["id"]
+
+        def roster_counts(heard: Heard, count: int) -> bool:
+            roster = heard.last("roster")
+            return roster is not None and roster["listener_count"] == count
+
+        async with side_a.listening(room, "lia") as lia, side_b.listening(room, "lib") as lib:
+            async with side_c.listening(room, "lic", stay=False) as lic:
+                # Every process's roster counts the listeners of all three.
+                await until(lambda: all(roster_counts(h, 3) for h in (lia, lib, lic)),
+                            within=15, what="a roster of three listeners on every process")
+                roster = lib.last("roster")
+                assert roster is not None
+                assert [w["id"] for w in roster["listeners"]] == ["lia", "lib", "lic"]
+
+                # Pinned through A: B's listener sees it, C lists it.
+                pin = await side_a.post(f"/rooms/{room}/pins", "pia", {"url": "https://x.org/1"})
+                await until(lambda: (lib.last("pins") or {}).get("pins"), within=10,
+                            what="the pin on B")
+                listed = (await side_c.get(f"/rooms/{room}/pins", "lic")).json()
+                assert [p["id"] for p in listed] == [pin["id"]]
+                # Pins through A and B at once never pass the limit of 5 or share an id.
+                tries = await asyncio.gather(*(
+                    side.http.post(f"/api/v1/rooms/{room}/pins", headers=side.auth("pia"),
+                                   json={"url": f"https://x.org/{i}"})
+                    for i, side in enumerate([side_a, side_b] * 4)))
+                assert sorted(t.status_code for t in tries) == [201] * 4 + [409] * 4
+                listed = (await side_b.get(f"/rooms/{room}/pins", "lib")).json()
+                assert len({p["id"] for p in listed}) == 5
+
+                # One reaction limit, whichever process the reactions go through.
+                def react(side: Client) -> Awaitable[httpx.Response]:
+                    return side.http.post(f"/api/v1/rooms/{room}/reactions",
+                                          headers=side.auth("lia"), json={"emoji": "🔥"})
+
+                for i in range(10):
+                    assert (await react((side_a, side_b, side_c)[i % 3])).status_code == 204
+                assert (await react(side_b)).status_code == 429
+                await until(lambda: len([e for e in lic.others if e["type"] == "reaction"])
+                            == 10, within=10, what="ten reactions on C")
+            # Lic left C: the others count two.
+            await until(lambda: roster_counts(lia, 2) and roster_counts(lib, 2), within=15,
+                        what="the roster after a listener left")
+        await side_a.post(f"/rooms/{room}/end", "pia")
+        assert (await side_b.get(f"/rooms/{room}/pins", "pia")).json() == []
 
 
 def by_seq(*heard: Heard) -> dict[int, dict[str, Any]]:
@@ -159,6 +230,28 @@ async def test_speakers_on_two_processes_are_captioned_for_listeners_on_every_pr
             await asyncio.wait_for(bob_on_b.wait_closed(), 10)
             await side_a.post(f"/rooms/{room}/end", "hana")
             await asyncio.wait_for(ada_on_b.wait_closed(), 30)
+
+        # The final pass, queued by A (which ended the room), ran on a worker: the web
+        # processes have no model. Its version is archived, and A re-indexed the room.
+        async def settled() -> dict[str, Any] | None:
+            info = (await side_b.get(f"/rooms/{room}/transcript/versions", "hana")).json()
+            return info if info["stage"] == "final" else None
+
+        info = await until(settled, within=120, what="the final pass on a worker")
+        assert [v["source"] for v in info["versions"]] == ["live", "final_pass"]
+        final = (await side_b.get(f"/rooms/{room}/transcript/segments", "hana",
+                                  params={"version": info["current"]})).json()["segments"]
+        for who in ("ada", "bob"):
+            text = " ".join(s["text"] for s in final if s["speaker_id"] == who)
+            assert wer([clips[who].reference], [text]) <= 0.2, ("final pass", who, text)
+        # Every process's copy of the index has the room (replicated through Redis): A's,
+        # which re-indexed it, and B's.
+        for side in (side_a, side_b):
+            async def indexed(side: Client = side) -> bool:
+                found = (await side.get("/search", "hana", params={"q": "dinner"})).json()
+                return room in {hit["room_id"] for hit in found["hits"]}
+
+            await until(indexed, within=10, what="the room in a process's search")
 
         # Labelled, and no two events of the room share a number: the speakers' processes
         # number from one counter. Each speaker's captions arrive in order.

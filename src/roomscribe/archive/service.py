@@ -37,6 +37,7 @@ from roomscribe.archive.documents import TEXT_ANALYZER, SegmentDoc
 from roomscribe.archive.index import Index
 from roomscribe.archive.query_language import parse_query
 from roomscribe.archive.reconciliation import ExpectedRoom, Reconciliation
+from roomscribe.archive.replication import Change, NoReplication, Replication
 from roomscribe.archive.search import Order, SearchHit, SearchPage
 from roomscribe.archive.search import search as search_index
 from roomscribe.config import Settings
@@ -87,9 +88,12 @@ class ArchiveService:
     """See the module docstring. Async methods on the event loop; `rebuild` blocks."""
 
     def __init__(self, engine: Engine, index: Index, *, limiter: RateLimiter | None = None,
-                 limits: SearchLimits | None = None) -> None:
+                 limits: SearchLimits | None = None,
+                 replication: Replication | None = None) -> None:
         self.engine = engine
         self.index = index
+        self.replication: Replication = replication or NoReplication()
+        """Other processes' copies of the index, told of each write made here."""
         self.limiter = limiter or RateLimiter()
         self.limits = limits or SearchLimits()
         self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
@@ -108,7 +112,8 @@ class ArchiveService:
 
     # Writing
 
-    async def add_live(self, room_id: str, rows: Sequence[TranscriptSegment]) -> None:
+    async def add_live(self, room_id: str, rows: Sequence[TranscriptSegment], *,
+                       announce: bool = True) -> None:
         """Index live finals just saved, unless a later version is archived by now. They are
         searchable within `index.COMMIT_DELAY`, committed with other rooms' finals."""
         def load() -> Room | None:
@@ -121,8 +126,10 @@ class ArchiveService:
             room = await asyncio.to_thread(load)
             if room is not None:
                 self.index.add_soon(to_doc(room, row) for row in rows)
+        if announce:
+            await self.replication.announce("live", room_id, [row.position for row in rows])
 
-    async def reindex(self, room_id: str) -> None:
+    async def reindex(self, room_id: str, *, announce: bool = True) -> None:
         """Replace the room's segments with its archived version, as the database has it now."""
         def load() -> tuple[list[SegmentDoc], int | None]:
             with Session(self.engine) as session:
@@ -133,10 +140,33 @@ class ArchiveService:
             await self.index.replace_room(room_id, docs)
             if version is not None:
                 await asyncio.to_thread(self._mark_indexed, room_id, version)
+        if announce:
+            await self.replication.announce("room", room_id)
 
-    async def delete_room(self, room_id: str) -> None:
+    async def delete_room(self, room_id: str, *, announce: bool = True) -> None:
         async with self._turn(room_id):
             await self.index.delete_room(room_id)
+        if announce:
+            await self.replication.announce("delete", room_id)
+
+    async def apply(self, change: Change) -> None:
+        """Make another process's write to its copy of the index (`archive.replication`)."""
+        if change.op == "live":
+            def rows() -> list[TranscriptSegment]:
+                with Session(self.engine) as session:
+                    return list(session.exec(select(TranscriptSegment).where(
+                        TranscriptSegment.room_id == change.room,
+                        TranscriptSegment.version == LIVE_VERSION,
+                        col(TranscriptSegment.position).in_(change.positions))).all())
+
+            await self.add_live(change.room, await asyncio.to_thread(rows), announce=False)
+        elif change.op == "room":
+            await self.reindex(change.room, announce=False)
+        elif change.op == "delete":
+            await self.delete_room(change.room, announce=False)
+        else:
+            async with self._turn(change.room):
+                await asyncio.to_thread(self.index.purge_room, change.room)
 
     def _mark_indexed(self, room_id: str | None, version: int | None = None) -> None:
         """Record that the index holds `version` of the room (or, with no room, every room's
@@ -163,7 +193,9 @@ class ArchiveService:
     def expected(self) -> tuple[dict[str, ExpectedRoom], dict[str, int]]:
         """What the database says the index should hold, room by room. Rooms whose index write
         may not have committed (`indexed` behind `current`) are compared segment by segment,
-        the rest by count; those are returned too, with the version expected of them."""
+        the rest by count; those are returned too, with the version expected of them. When
+        other processes keep copies too, `indexed` speaks for whichever wrote last, so every
+        room is compared segment by segment."""
         with Session(self.engine) as session:
             rows = session.exec(select(Transcript, Room)
                                 .join(Room, col(Room.id) == col(Transcript.room_id))
@@ -176,7 +208,7 @@ class ArchiveService:
             lagging: dict[str, int] = {}
             for transcript, room in rows:
                 segments: int | set[str] = counts.get((room.id, transcript.current), 0)
-                if transcript.indexed != transcript.current:
+                if transcript.indexed != transcript.current or self.replication.shared:
                     lagging[room.id] = transcript.current
                     segments = {segment_id(room.id, transcript.current, position)
                                 for position in session.exec(
@@ -292,11 +324,14 @@ def _first_match(words: Sequence[dict[str, Any]],
 
 
 class IndexPurger:
-    """Retention's purger for the search index: the room's segments, through the one writer."""
+    """Retention's purger for the search index: the room's segments, through the one writer,
+    and in every other process's copy (`archive.replication`)."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, replication: Replication | None = None) -> None:
         self.index = index
+        self.replication = replication or NoReplication()
 
     def purge(self, room_id: str) -> int:
         self.index.purge_room(room_id)
+        self.replication.announce_blocking("purge", room_id)
         return 0

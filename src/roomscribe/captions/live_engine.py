@@ -108,12 +108,14 @@ class LiveEngine:
     @classmethod
     def from_settings(cls, settings: Settings, *, workers: int = 2,
                       config: StreamConfig | None = None,
-                      numbering: Numbering | None = None) -> LiveEngine:
-        """An engine over its own model: `workers` replicas of asr_threads // workers threads."""
+                      numbering: Numbering | None = None,
+                      transcriber: Transcriber | None = None) -> LiveEngine:
+        """An engine over its own model (`workers` replicas of asr_threads // workers threads),
+        or over `transcriber`, shared with final passes."""
         workers = max(1, min(workers, settings.asr_threads))
         config = config or StreamConfig(max_backlog=settings.max_stream_backlog_seconds)
-        return cls(Transcriber.from_settings(settings, num_workers=workers), config=config,
-                   numbering=numbering)
+        return cls(transcriber or Transcriber.from_settings(settings, num_workers=workers),
+                   config=config, numbering=numbering)
 
     async def start(self) -> None:
         if self._task is not None:

@@ -15,8 +15,8 @@ minutes, then the live stream. Caption `seq` numbers come from `captions.numberi
 Redis shared by every web process) and may count from 0 again (a restarted server), so the `room`
 event carries that numbering's `epoch`: a client that sees a new epoch forgets the numbers it has
 seen instead of dropping new captions as repeats.
-Pins, reactions and that history live only here, in memory: they are gone when the room ends and
-never archived.
+Pins (kept by `rooms.board`, shared by every web process), reactions and that history are gone
+when the room ends and never archived.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from roomscribe.rooms.board import Audience, Listener, Pin, Presence
 from roomscribe.rooms.connection import Connection
 from roomscribe.rooms.outlet import Outlet
 from roomscribe.rooms.tables import Role, RoomState
@@ -55,19 +56,6 @@ class Attendee:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Pin:
-    id: int
-    url: str
-    title: str
-    pinned_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        # The same form as the REST API's datetimes (pydantic writes UTC as "Z").
-        return {"id": self.id, "url": self.url, "title": self.title,
-                "pinned_at": self.pinned_at.isoformat().replace("+00:00", "Z")}
-
-
 @dataclass(slots=True)
 class LiveRoom:
     """The in-memory side of one live room."""
@@ -82,6 +70,7 @@ class LiveRoom:
     """Accounts blocked from the room: no socket of theirs is admitted."""
     state: RoomState = RoomState.LIVE
     pins: list[Pin] = field(default_factory=list)
+    """This process's copy of the room's pins (`rooms.board` holds them), for joiners."""
     connections: set[Connection] = field(default_factory=set)
     audio: dict[int, Connection] = field(default_factory=dict)
     hearing: set[Connection] = field(default_factory=set)
@@ -94,9 +83,10 @@ class LiveRoom:
     """(published at, seq, JSON) of recent finals, in the order they arrived, for late joiners."""
     final_seqs: set[int] = field(default_factory=set)
     """The `seq` of each final in `finals`."""
-    reactions: dict[int, deque[float]] = field(default_factory=dict)
-    next_pin: int = 1
     roster_task: asyncio.Task[None] | None = None
+    roster: bytes | None = None
+    """The latest roster event on the room's channel (shared rooms: it counts every process's
+    audience, where this process alone knows only its own), for joiners."""
     outlets: dict[Connection, tuple[Outlet, int]] = field(default_factory=dict)
     """WebSocket listeners (`LiveRooms.listen`), each with the last caption `seq` its history
     held: the feed skips captions up to it."""
@@ -118,20 +108,29 @@ class LiveRoom:
                 "record": self.record, "captions_public": self.captions_public,
                 "epoch": self.epoch}
 
-    def roster_event(self) -> dict[str, Any]:
+    def roster_event(self, audience: Audience | None = None) -> dict[str, Any]:
+        """Who is in the room: this process's view, or every process's `audience` merged."""
         rank = {Role.HOST: 0, Role.COHOST: 1, Role.SPEAKER: 2}
         voices = sorted(self.voices.items(), key=lambda kv: (rank.get(kv[1].role, 3), kv[1].name))
-        listeners = [who for who, _ in self.present.values()
-                     if who.account_id not in self.voices]
+        if audience is None:
+            audience = Audience.merge([self.presence()], named=ROSTER_LISTENERS)
         return {
             "type": "roster", "room": self.id,
             "voices": [{"id": v.handle, "name": v.name, "role": str(v.role), "muted": v.muted,
-                        "streaming": account_id in self.audio} for account_id, v in voices],
-            "listeners": [{"id": who.handle, "name": who.name}
-                          for who in sorted(listeners, key=lambda w: w.name)[:ROSTER_LISTENERS]],
-            "listener_count": len(listeners),
-            "anonymous": self.anonymous,
+                        "streaming": v.handle in audience.streaming} for _, v in voices],
+            "listeners": [{"id": who.id, "name": who.name} for who in audience.listeners],
+            "listener_count": audience.listener_count,
+            "anonymous": audience.anonymous,
         }
+
+    def presence(self) -> Presence:
+        """Who this process holds in the room (listeners who hold a voice are not listed)."""
+        listeners = sorted((who for who, _ in self.present.values()
+                            if who.account_id not in self.voices), key=lambda w: w.name)
+        return Presence(
+            listeners=[Listener(w.handle, w.name) for w in listeners[:ROSTER_LISTENERS]],
+            listener_count=len(listeners), anonymous=self.anonymous,
+            streaming=[self.voices[a].handle for a in self.audio if a in self.voices])
 
     def pins_event(self) -> dict[str, Any]:
         return {"type": "pins", "room": self.id, "pins": [p.to_json() for p in self.pins]}

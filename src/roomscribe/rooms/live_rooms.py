@@ -23,10 +23,9 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -37,6 +36,7 @@ from roomscribe.captions.events import CaptionEvent, CaptionSink
 from roomscribe.config import Settings
 from roomscribe.errors import Conflict, Forbidden, NotFound, RateLimited
 from roomscribe.rooms.audio import Pacer
+from roomscribe.rooms.board import PRESENCE_REFRESH, Audience, Board, MemoryBoard, Pin
 from roomscribe.rooms.connection import (
     BLOCKED,
     ENDED,
@@ -50,7 +50,7 @@ from roomscribe.rooms.connection import (
     Close,
     Connection,
 )
-from roomscribe.rooms.live_room import HISTORY_SECONDS, Attendee, LiveRoom, Pin, Voice
+from roomscribe.rooms.live_room import HISTORY_SECONDS, ROSTER_LISTENERS, Attendee, LiveRoom, Voice
 from roomscribe.rooms.outlet import Outlet, Send
 from roomscribe.rooms.tables import Role, RoomState
 
@@ -74,8 +74,6 @@ AUDIO_FINISH_TIMEOUT = 30.0
 HISTORY_EVENTS = 1000
 """Room events the Redis channel keeps (partials included), read for the history of finals."""
 MAX_PINS = 5
-REACTION_LIMIT = 10
-REACTION_WINDOW = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +117,10 @@ class _Final(msgspec.Struct):
     end: float = 0.0
 
 
+class _Pins(msgspec.Struct):
+    pins: list[Pin]
+
+
 class _VoiceMessage(msgspec.Struct):
     handle: str
     name: str
@@ -143,6 +145,7 @@ _CLOSES = {close.code: close for close in (REMOVED, BLOCKED, REVOKED)}
 
 _decode_control = msgspec.json.Decoder(_Control).decode
 _decode_head = msgspec.json.Decoder(_Head).decode
+_decode_pins = msgspec.json.Decoder(_Pins).decode
 _decode_final = msgspec.json.Decoder(_Final).decode
 _encode = msgspec.json.Encoder().encode
 
@@ -156,10 +159,14 @@ class LiveRooms:
     def __init__(self, channels: ChannelsPlugin, *, clock: Callable[[], float] = time.monotonic,
                  roster_delay: float = ROSTER_DELAY, end_grace: float = END_GRACE,
                  backlog: int = SUBSCRIBER_BACKLOG, limits: LiveLimits | None = None,
-                 history: History | None = None, shared: bool = False) -> None:
+                 history: History | None = None, shared: bool = False,
+                 board: Board | None = None) -> None:
         self.channels = channels
         self.shared = shared
-        """Other web processes serve the same rooms (Redis): moderation is mirrored to them."""
+        """Other web processes serve the same rooms (Redis): moderation is mirrored to them,
+        and the roster counts every process's audience (`board`)."""
+        self.board: Board = board or MemoryBoard()
+        """Pins and presence, shared by every web process in the scale-out profile."""
         self.origin = secrets.token_hex(4)
         """Names this process in the control messages it mirrors."""
         self.history: History = history or _no_history
@@ -212,35 +219,50 @@ class LiveRooms:
     async def _publish_roster(self, room: LiveRoom) -> None:
         crowd = len(room.connections) * ROSTER_DELAY_PER_CONNECTION
         await asyncio.sleep(max(self.roster_delay, min(ROSTER_MAX_DELAY, crowd)))
-        self.publish(room, room.roster_event())
+        audience = None
+        if self.shared:
+            try:
+                audience = Audience.merge(
+                    await self.board.present(room.id, self.origin, room.presence()),
+                    named=ROSTER_LISTENERS)
+            except Exception:  # a roster of this process's audience, until the next one
+                log.warning("sharing room %s's presence failed", room.id, exc_info=True)
+        self.publish(room, room.roster_event(audience))
+
+    async def _refresh_presence(self, room: LiveRoom) -> None:
+        """Keep this process's presence in a shared room fresh (`rooms.board`): the others
+        leave out a process that stops, and its listeners with it."""
+        while room.state is RoomState.LIVE and not self._closed:
+            await asyncio.sleep(PRESENCE_REFRESH)
+            if room.connections or room.audio:
+                self.roster_changed(room)
 
     # -- room extras ---------------------------------------------------------------------------
 
     def react(self, room: LiveRoom, who: Attendee, emoji: str) -> None:
-        now = self.clock()
-        recent = room.reactions.setdefault(who.account_id, deque())
-        while recent and recent[0] < now - REACTION_WINDOW:
-            recent.popleft()
-        if len(recent) >= REACTION_LIMIT:
-            raise Conflict(f"at most {REACTION_LIMIT} reactions per {REACTION_WINDOW:g} seconds")
-        recent.append(now)
+        """Send a reaction (the service has counted it against the reaction limit)."""
         self.publish(room, {"type": "reaction", "room": room.id, "emoji": emoji,
                             "from": {"id": who.handle, "name": who.name}})
 
-    def pin(self, room: LiveRoom, url: str, title: str) -> Pin:
-        if len(room.pins) >= MAX_PINS:
+    async def pins(self, room_id: str) -> list[Pin]:
+        return await self.board.pins(room_id)
+
+    async def pin(self, room: LiveRoom, url: str, title: str) -> Pin:
+        pin = await self.board.pin(room.id, url, title, limit=MAX_PINS)
+        if pin is None:
             raise Conflict(f"at most {MAX_PINS} links may be pinned; unpin one first")
-        pin = Pin(id=room.next_pin, url=url, title=title, pinned_at=datetime.now(UTC))
-        room.next_pin += 1
-        room.pins.append(pin)
-        self.publish(room, room.pins_event())
+        await self._publish_pins(room)
         return pin
 
-    def unpin(self, room: LiveRoom, pin_id: int) -> None:
-        kept = [p for p in room.pins if p.id != pin_id]
-        if len(kept) == len(room.pins):
+    async def unpin(self, room: LiveRoom, pin_id: int) -> None:
+        if not await self.board.unpin(room.id, pin_id):
             raise NotFound(f"no pin {pin_id}")
-        room.pins = kept
+        await self._publish_pins(room)
+
+    async def _publish_pins(self, room: LiveRoom) -> None:
+        # The whole list from the board: two hosts pinning at once through two processes
+        # publish the same final list, whichever arrives last.
+        room.pins = await self.board.pins(room.id)
         self.publish(room, room.pins_event())
 
     # -- roles and moderation --------------------------------------------------------------------
@@ -406,7 +428,8 @@ class LiveRooms:
         # From here to the end nothing awaits: no event falls between the history and the feed.
         self._join(room, conn, who)
         history = room.recent_finals(self.clock())
-        outlet.prime([_encode(room.room_event()), _encode(room.roster_event()),
+        roster = room.roster if self.shared and room.roster else _encode(room.roster_event())
+        outlet.prime([_encode(room.room_event()), roster,
                       _encode(room.pins_event()), *(data for _, data in history)])
         room.outlets[conn] = (outlet, history[-1][0] if history else -1)
 
@@ -464,14 +487,21 @@ class LiveRooms:
             raise
         try:
             await self._remember_history(room)
+            await self._remember_pins(room)
         finally:
             ready.set_result(None)
+        if self.shared:
+            self._spawn(self._refresh_presence(room))
         try:
             async for data in subscriber.iter_events():
                 head = _decode_head(data)
                 if head.type == CONTROL:
                     self._apply(room, data)
                     continue
+                if head.type == "pins":  # pinned through any process
+                    room.pins = _decode_pins(data).pins
+                elif head.type == "roster":
+                    room.roster = data
                 caption = head.type in ("partial", "final")
                 if head.type == "final":
                     # Spoken into another web process (through Redis): this process's joiners
@@ -505,6 +535,12 @@ class LiveRooms:
                 age = max(0.0, room_now - final.end)
                 if age < HISTORY_SECONDS:
                     room.remember_final(now - age, final.seq, data)
+
+    async def _remember_pins(self, room: LiveRoom) -> None:
+        try:
+            room.pins = await self.board.pins(room.id)
+        except Exception:  # joiners miss the pins until the next change, not captions
+            log.warning("reading room %s's pins failed", room.id, exc_info=True)
 
     def _join(self, room: LiveRoom, conn: Connection, who: Attendee | None) -> None:
         room.connections.add(conn)
@@ -549,6 +585,11 @@ class LiveRooms:
         if announce:
             self.publish(room, {**room.room_event(), "state": str(RoomState.ENDED)})
         room.state = RoomState.ENDED
+        if announce:
+            try:
+                await self.board.forget(room.id)
+            except Exception:  # the keys expire on their own
+                log.warning("forgetting room %s's board failed", room.id, exc_info=True)
         self._rooms.pop(room.id, None)
         for conn in list(room.hearing):
             conn.stop(ENDED)
@@ -569,6 +610,7 @@ class LiveRooms:
         for task in list(self._tasks):
             task.cancel()
         await _wait_all(self._tasks, within=5.0)
+        await self.board.close()
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)

@@ -19,7 +19,8 @@ from roomscribe.accounts.tables import Account
 from roomscribe.db import session_scope
 from roomscribe.errors import NotAuthenticated, NotFound
 from roomscribe.rooms import rules
-from roomscribe.rooms.live_room import Attendee, Pin, Voice
+from roomscribe.rooms.board import Pin
+from roomscribe.rooms.live_room import Attendee, Voice
 from roomscribe.rooms.schemas import MemberPublic, PinPublic, RoomPublic
 from roomscribe.rooms.tables import Member, Presence, Role, Room, RoomState
 

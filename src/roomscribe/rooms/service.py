@@ -31,6 +31,7 @@ from roomscribe.accounts.tables import Account
 from roomscribe.captions.events import Speaker
 from roomscribe.config import Settings
 from roomscribe.errors import Conflict, Forbidden, ModelUnavailable
+from roomscribe.ratelimit import RateLimiter
 from roomscribe.rooms import records, rules
 from roomscribe.rooms.audio import AudioSink, CaptionSource, SpeakerFeed
 from roomscribe.rooms.connection import Connection
@@ -76,11 +77,14 @@ class RoomLimits:
 
     max_length: timedelta = timedelta(hours=12)
     max_live_rooms: int = 2
+    reactions: str = "10/10 seconds"
+    """Reactions one account may send to one room (a `limits` rate)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RoomLimits:
         return cls(max_length=timedelta(hours=settings.max_room_hours),
-                   max_live_rooms=settings.max_live_rooms_per_account)
+                   max_live_rooms=settings.max_live_rooms_per_account,
+                   reactions=settings.reaction_limit)
 
 
 LENGTH_CHECK_EVERY = 60.0
@@ -90,9 +94,12 @@ LENGTH_CHECK_EVERY = 60.0
 class RoomService:
     def __init__(self, store: RoomStore, *, captions: CaptionSource | None,
                  recorder: AudioSink, observers: Sequence[RoomObserver] = (),
-                 limits: RoomLimits | None = None, media: RoomMedia | None = None) -> None:
+                 limits: RoomLimits | None = None, media: RoomMedia | None = None,
+                 limiter: RateLimiter | None = None) -> None:
         """`captions` None: this server runs no caption engine, and refuses audio (4503).
-        `media`: live audio through the media server (None: rooms are silent)."""
+        `media`: live audio through the media server (None: rooms are silent). `limiter`
+        counts reactions (shared by every web process when it counts in Redis)."""
+        self.limiter = limiter or RateLimiter()
         self.store = store
         self.media = media
         self.captions = captions
@@ -337,6 +344,8 @@ class RoomService:
 
     async def react(self, caller: Account, room_id: str, data: ReactionCreate) -> None:
         live = await self._live_for(caller, room_id, host_only=False)
+        self.limiter.hit(self.limits.reactions, "reactions", room_id, str(caller.id),
+                         what="reactions")
         self.store.live.react(live, records.attendee(caller), data.emoji)
 
     async def pins(self, viewer: Account | None, room_id: str) -> list[PinPublic]:
@@ -346,16 +355,16 @@ class RoomService:
             return room
 
         room = await self.store.tx(work)
-        live = self.store.live.get(room_id) if room.state is RoomState.LIVE else None
-        return [records.pin_public(p) for p in (live.pins if live is not None else [])]
+        pins = await self.store.live.pins(room_id) if room.state is RoomState.LIVE else []
+        return [records.pin_public(p) for p in pins]
 
     async def pin(self, caller: Account, room_id: str, data: PinCreate) -> PinPublic:
         live = await self._live_for(caller, room_id, host_only=True)
-        return records.pin_public(self.store.live.pin(live, data.url, data.title))
+        return records.pin_public(await self.store.live.pin(live, data.url, data.title))
 
     async def unpin(self, caller: Account, room_id: str, pin_id: int) -> None:
         live = await self._live_for(caller, room_id, host_only=True)
-        self.store.live.unpin(live, pin_id)
+        await self.store.live.unpin(live, pin_id)
 
     async def _live_for(self, caller: Account, room_id: str, *, host_only: bool) -> LiveRoom:
         """The live room `caller` acts in (reacting; pinning, when `host_only`)."""

@@ -23,22 +23,20 @@ has one; corrections wait for the final pass (it would otherwise replace them).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from roomscribe.accounts.tables import Account
-from roomscribe.asr.engine import Transcriber
-from roomscribe.asr.offline import OfflineTranscriber, sentences, transcribe_track
+from roomscribe.asr.offline import OfflineTranscriber
 from roomscribe.asr.results import Segment, Word
 from roomscribe.asr.streaming import SpeechDetector
 from roomscribe.asr.vad import SileroVad
@@ -51,12 +49,13 @@ from roomscribe.errors import Conflict, Gone, InvalidInput, ModelUnavailable, No
 from roomscribe.jobs import RoomJobs
 from roomscribe.recordings.service import archived_room
 from roomscribe.recordings.storage import Storage
-from roomscribe.recordings.tracks import TrackReader, track_ids
 from roomscribe.retention.outcomes import DownloadKind
 from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.tables import Room, RoomState
 from roomscribe.timestamps import utcnow
 from roomscribe.transcripts import records
+from roomscribe.transcripts.final_pass import FinalPass, words_json
+from roomscribe.transcripts.final_pass_queue import FinalPassQueue
 from roomscribe.transcripts.schemas import (
     CorrectionCreate,
     SegmentPublic,
@@ -91,10 +90,6 @@ def to_segment(row: TranscriptSegment) -> Segment:
                                     probability=w.get("p", 1.0)) for w in row.words))
 
 
-def _words(words: Sequence[Word]) -> list[dict[str, Any]]:
-    return [{"start": w.start, "end": w.end, "text": w.text, "p": w.probability} for w in words]
-
-
 @dataclass(frozen=True, slots=True)
 class Export:
     content: str
@@ -119,22 +114,24 @@ class TranscriptService:
 
     `transcriber` is the shared model; None loads one from `settings` when a final pass first
     needs it (a server whose live engine could not load one). `detector` makes each window's
-    voice activity model (Silero; a fake for tone-burst tests).
+    voice activity model (Silero; a fake for tone-burst tests). `queue`: final passes run on
+    the ASR workers (`final_pass_queue`) instead of in this process.
     """
 
     def __init__(self, engine: Engine, storage: Storage, *, archive: TranscriptIndex,
                  retention: RetentionService, settings: Settings,
                  transcriber: OfflineTranscriber | None = None,
                  detector: Callable[[], SpeechDetector] = SileroVad,
-                 clock: Clock = system_clock) -> None:
+                 clock: Clock = system_clock, queue: FinalPassQueue | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.storage = storage
         self.archive = archive
         self.retention = retention
-        self.settings = settings
-        self.transcriber = transcriber
-        self.detector = detector
+        self.final = FinalPass(engine, storage, settings, transcriber=transcriber,
+                               detector=detector)
+        self.queue = queue
+        """Final passes on the ASR workers' queue (scale-out), or None to run them here."""
         self.final_passes = RoomJobs("final pass", self._final_pass)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcripts")
         self._unrecorded: set[str] = set()
@@ -145,6 +142,8 @@ class TranscriptService:
 
     async def close(self) -> None:
         await self.final_passes.close()
+        if self.queue is not None:
+            await self.queue.close()
         await asyncio.gather(*self._indexing, return_exceptions=True)
         self._writer.shutdown(wait=True)
 
@@ -203,7 +202,7 @@ class TranscriptService:
             row = TranscriptSegment(
                 room_id=event.room, version=LIVE_VERSION, position=position, seq=event.seq,
                 speaker_id=event.speaker.id, speaker_name=event.speaker.name, start=event.start,
-                end=event.end, text=event.text, words=_words(event.words))
+                end=event.end, text=event.text, words=words_json(event.words))
             session.add(row)
             session.flush()
             return row
@@ -245,64 +244,18 @@ class TranscriptService:
     # The final pass
 
     async def _final_pass(self, room_id: str) -> None:
-        try:
-            outcome = await asyncio.to_thread(self.final_pass, room_id)
-        except ModelUnavailable as err:
-            log.error("the final pass of room %s waits for a model: %s", room_id, err)
-            return
-        except Exception as err:
-            log.exception("the final pass of room %s failed", room_id)
-            outcome = f"the final pass failed: {err}"
-        if outcome is not None and await self._write(partial(self._settle, room_id, outcome)):
+        if self.queue is not None:  # the ASR workers run it (the scale-out profile)
+            written = await self.queue.run(room_id)
+        else:
+            try:
+                outcome = await asyncio.to_thread(self.final.outcome, room_id)
+            except ModelUnavailable as err:
+                log.error("the final pass of room %s waits for a model: %s", room_id, err)
+                return
+            written = outcome is not None and await self._write(
+                partial(self.final.settle, room_id, outcome))
+        if written:
             await self.archive.reindex(room_id)
-
-    def final_pass(self, room_id: str) -> list[tuple[str, Segment]] | str | None:
-        """A pending room's tracks transcribed again: (speaker handle, segment) in time order,
-        or why the live version stays archived, or None when the room is not pending.
-        Blocking: reads every track and runs the model."""
-        with Session(self.engine) as session:
-            transcript = session.get(Transcript, room_id)
-            if transcript is None or transcript.stage is not Stage.PENDING:
-                return None
-            names = records.speaker_names(session, room_id)
-            live = records.count(session, room_id, LIVE_VERSION)
-        readers = [TrackReader(self.storage, room_id, name)
-                   for name in track_ids(self.storage, room_id)]
-        readers = [r for r in readers if r.runs]
-        if not readers:
-            return "no audio was recorded"
-        if self.transcriber is None:
-            self.transcriber = Transcriber.from_settings(self.settings)
-        found = [(reader.track_id, piece) for reader in readers
-                 for segment in transcribe_track(self.transcriber, reader, self.detector)
-                 for piece in sentences(dataclasses.replace(
-                     segment, speaker=names.get(reader.track_id, reader.track_id)))]
-        if not found and live:
-            return "the final pass heard no speech where the live captions did"
-        return sorted(found, key=lambda pair: (pair[1].start, pair[0]))
-
-    def _settle(self, room_id: str, outcome: list[tuple[str, Segment]] | str) -> bool:
-        """Archive the final pass's segments, or keep the live version saying why. True when a
-        new version was written."""
-        with session_scope(self.engine) as session:
-            transcript = session.get(Transcript, room_id)
-            if transcript is None or transcript.stage is not Stage.PENDING:
-                return False  # purged meanwhile
-            if isinstance(outcome, str):
-                transcript.sqlmodel_update({"stage": Stage.LIVE_ONLY, "note": outcome,
-                                            "updated_at": utcnow()})
-                session.add(transcript)
-                return False
-            number = records.new_version(session, room_id, Source.FINAL_PASS)
-            session.add_all(
-                TranscriptSegment(room_id=room_id, version=number, position=i,
-                                  speaker_id=handle, speaker_name=s.speaker or handle,
-                                  start=s.start, end=s.end, text=s.text, words=_words(s.words))
-                for i, (handle, s) in enumerate(outcome))
-            transcript.sqlmodel_update({"stage": Stage.FINAL, "current": number, "note": None,
-                                        "updated_at": utcnow()})
-            session.add(transcript)
-            return True
 
     # Reading
 

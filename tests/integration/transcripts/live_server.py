@@ -88,6 +88,12 @@ class Heard:
     close: int | None = None
     epochs: list[str] = field(default_factory=list)
     """The caption numbering's epoch, from each `room` event."""
+    others: list[dict[str, Any]] = field(default_factory=list)
+    """Every other event (roster, pins, reactions), in order."""
+
+    def last(self, kind: str) -> dict[str, Any] | None:
+        """The latest event of type `kind` among the others."""
+        return next((e for e in reversed(self.others) if e["type"] == kind), None)
 
     def finals(self, speaker: str | None = None) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == "final"
@@ -153,8 +159,9 @@ class Client:
         return f"{base}/api/v1/rooms/{room}/{stream}?token={self.tokens[who]}"
 
     @asynccontextmanager
-    async def listening(self, room: str, who: str) -> AsyncIterator[Heard]:
-        """A listener reading the room's caption socket until it closes (or the block ends)."""
+    async def listening(self, room: str, who: str, *, stay: bool = True) -> AsyncIterator[Heard]:
+        """A listener reading the room's caption socket until it closes, or, if not `stay`,
+        until the block ends (the listener leaves)."""
         heard, joined = Heard(), asyncio.Event()
 
         async def listen() -> None:
@@ -167,6 +174,8 @@ class Client:
                             heard.events.append(event)
                         elif event["type"] == "room" and "epoch" in event:
                             heard.epochs.append(event["epoch"])
+                        else:
+                            heard.others.append(event)
                 except ConnectionClosed:
                     pass  # the close code is read below
             heard.close = ws.close_code
@@ -176,7 +185,7 @@ class Client:
         try:
             yield heard
         finally:
-            if not task.done():
+            if not task.done() and stay:
                 await asyncio.wait([task], timeout=60)
             task.cancel()
 

@@ -77,7 +77,8 @@ async def test_the_purge_leaves_nothing_of_the_room_and_nothing_comes_back(
         described = await api.ok("GET", f"/rooms/{room}/transcript/versions", "host")
         assert (described["stage"], described["versions"]) == ("purged", [])
         # Purgers are idempotent: a retried purge finds nothing left.
-        for purger in purgers(settings, api.app.state.engine, api.app.state.archive.index):
+        for purger in purgers(settings, api.app.state.engine, api.app.state.archive.index,
+                              api.app.state.archive.replication):
             assert await asyncio.to_thread(purger.purge, room) == 0
 
     # The next start neither mixes nor transcribes the room again.
