@@ -37,6 +37,7 @@ from roomscribe.asr.offline import OfflineTranscriber
 from roomscribe.asr.streaming import SpeechDetector
 from roomscribe.asr.vad import SileroVad
 from roomscribe.audit.service import AuditLog
+from roomscribe.captions.languages import LanguageEngines
 from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.captions.numbering import MemoryNumbering, Numbering, RedisNumbering
 from roomscribe.captions.remote import RemoteCaptions
@@ -203,9 +204,19 @@ async def live_captions(app: Litestar) -> AsyncIterator[None]:
         log.error("live captions are off: %s", err)
         yield
         return
-    async with engine:
-        source: CaptionSource = engine  # so the type checker holds the engine to the rooms' seam
+    def multilingual() -> LiveEngine:
+        return LiveEngine.from_settings(settings, numbering=app.state.numbering,
+                                        model=settings.multilingual_model)
+
+    async with LanguageEngines(engine, multilingual) as engines:
+        source: CaptionSource = engines  # the type checker holds the engines to the rooms' seam
         app.state.caption_source = source
+        expected = {code.strip() for code in settings.languages.split(",") if code.strip()}
+        if expected - {"en"}:
+            try:
+                await engines.ready(None)
+            except ModelUnavailable as err:
+                log.error("rooms in other languages are off: %s", err)
         if app.state.transcriber is None and isinstance(engine.transcriber, Transcriber):
             app.state.transcriber = engine.transcriber  # one model for live and final passes
         yield

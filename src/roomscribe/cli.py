@@ -37,6 +37,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
     from roomscribe.asr.engine import Transcriber
+    from roomscribe.captions.languages import LanguageEngines
     from roomscribe.captions.live_engine import LiveEngine
     from roomscribe.captions.numbering import RedisNumbering
     from roomscribe.captions.worker import CaptionWorker
@@ -60,7 +61,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         engine = LiveEngine.from_settings(settings, numbering=RedisNumbering(redis_client(url)),
                                           transcriber=model)
         redis = redis_client(url)
-        worker = CaptionWorker(redis, engine, capacity=args.streams or settings.worker_streams)
+        engines = LanguageEngines(engine, lambda: LiveEngine.from_settings(
+            settings, numbering=engine.numbering, model=settings.multilingual_model))
+        worker = CaptionWorker(redis, engines, capacity=args.streams or settings.worker_streams)
         passes = final_pass_worker(final_pass_queue(url), FinalPass(
             make_engine(settings), open_storage(settings), settings, transcriber=model))
         passes.SIGNALS = []  # the signals stop both workers, below
@@ -73,7 +76,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop)
-        async with engine:
+        async with engines:
             await asyncio.gather(worker.run(), passes.start())
         await engine.numbering.close()
         await passes.queue.disconnect()

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root when running from a checkout (holds `models/`).
@@ -35,6 +35,15 @@ class Settings(BaseSettings):
 
     asr_model: str = "tiny.en"
     """A catalog name (`tiny.en`, `base`) or a path to a CTranslate2 Whisper directory."""
+
+    languages: str = "en"
+    """Languages this server expects rooms in (comma-separated codes): any but English has the
+    multilingual model loaded at start (and `scripts/serve` installs it), so the first such
+    room does not wait for it."""
+
+    multilingual_model: str = "base"
+    """The model of rooms in other languages, of language detection and of the English track
+    (`translate`): a multilingual catalog name or CTranslate2 Whisper directory."""
 
     models_dir: Path = PROJECT_ROOT / "models"
     """Where the catalog lives and where `models install` assembles weights."""
@@ -143,6 +152,20 @@ class Settings(BaseSettings):
     rate_limit_storage: str = "memory://"
     """Where the rate limiters count: `memory://` for one process, a `redis://` URL to share
     the counts between processes."""
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: str) -> str:
+        from roomscribe import languages  # Babel's data: only when the setting is read
+        from roomscribe.errors import InvalidInput
+
+        for code in (c.strip() for c in value.split(",")):
+            try:
+                if code:
+                    languages.check(code)
+            except InvalidInput as err:
+                raise ValueError(f"ROOMSCRIBE_LANGUAGES: {err}") from None
+        return value
 
     @model_validator(mode="after")
     def _workers_need_redis(self) -> Settings:

@@ -60,6 +60,7 @@ class World:
     people: dict[str, str]
     voice: ClientConnection
     archived: str
+    foreign: str
     sent: int = 0
 
     def say(self, frames: int) -> None:
@@ -70,7 +71,8 @@ class World:
     def path(self, template: str) -> str:
         return template.format(host=self.people["host"], live=self.live,
                                scheduled=self.scheduled, private=self.private,
-                               ended=self.ended, archived=self.archived)
+                               ended=self.ended, archived=self.archived,
+                               foreign=self.foreign)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +96,7 @@ def world(site: Site) -> Iterator[World]:
     soon = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     scheduled = site.room(people["host2"], title="Friday questions", scheduled_for=soon)
     private = site.room(people["host2"], title="Private chat")
+    foreign = site.room(people["host2"], title="نقاش", language="ar")  # Arabic: right to left
     ended = site.room(people["host2"], title="Last week")
     site.api("POST", f"/rooms/{ended}/end", people["host2"])
     # A recorded room that ended with captions said: its transcript is the host's to correct.
@@ -106,7 +109,7 @@ def world(site: Site) -> Iterator[World]:
     with connect(site.socket_url(f"/rooms/{live}/audio", people["speaker"])) as voice, \
             connect(site.socket_url(f"/rooms/{live}/captions", people["listener"]),
                     max_size=None, max_queue=None) as _present:
-        world = World(site, live, scheduled, private, ended, people, voice, archived)
+        world = World(site, live, scheduled, private, ended, people, voice, archived, foreign)
         world.say(8)
         yield world
         # Ending the room closes its sockets, so later tests on this server start clean.
@@ -189,6 +192,7 @@ PAGES = {
     "host console, scheduled": Visit("host2", "/r/{scheduled}/host"),
     "speaker": Visit("speaker", "/r/{live}/speak"),
     "listener, scheduled room": Visit("listener", "/r/{scheduled}"),
+    "listener, room in Arabic": Visit("listener", "/r/{foreign}"),
     "listener, recorded room ended": Visit("speaker", "/r/{archived}"),
     "my rooms": Visit("host2", "/me/rooms"),
     "room settings, scheduled": Visit("host2", "/r/{scheduled}/settings"),

@@ -357,3 +357,45 @@ def test_captions_carry_on_after_the_server_restarts(
                 expect(tab.locator("#caption-log .caption")).to_have_count(4)
     finally:
         context.close()
+
+
+def test_a_room_in_another_language_offers_its_english_track(
+        site: Site, browser: Browser) -> None:
+    """Arabic as spoken (right to left, marked as Arabic for screen readers) or the English
+    track, chosen by keyboard and kept across a reload."""
+    room, _, _, listener = cast(site, language="ar")
+    sockets: list[WebSocketRoute] = []
+
+    def relay(socket: WebSocketRoute) -> None:
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    def event(seq: int, text: str, lang: str, task: str) -> str:
+        return json.dumps({"type": "final", "room": room, "seq": 2000 + seq,
+                           "speaker": {"id": "s1", "name": "Sam"}, "start": seq, "end": seq + 1,
+                           "text": text, "words": [], "lang": lang, "task": task})
+
+    with site.tab(browser, listener) as tab:
+        tab.route_web_socket(re.compile(r".*/captions$"), relay)
+        open_room(tab, site, f"/r/{room}")
+        chooser = tab.get_by_role("group", name="Captions in")
+        expect(chooser).to_be_visible()
+        as_spoken = chooser.get_by_role("radio", name=re.compile(r"As spoken \(\s*العربية\s*\)"))
+        expect(as_spoken).to_be_checked()
+        sockets[0].send(event(1, "هذه ملاحظة مهمة للغاية", "ar", "transcribe"))
+        sockets[0].send(event(2, "This is a very important note.", "en", "translate"))
+        expect(tab.locator("#caption-log .caption")).to_have_count(1)
+        words = tab.locator("#caption-log .caption span[dir=auto]")
+        expect(words).to_have_attribute("lang", "ar")
+        assert tab.evaluate("() => getComputedStyle(document.querySelector("
+                            "'#caption-log .caption span[dir=auto]')).direction") == "rtl"
+        # By keyboard: the radio group takes the arrow keys.
+        as_spoken.focus()
+        tab.keyboard.press("ArrowDown")
+        expect(chooser.get_by_role("radio", name="English (machine translation)")).to_be_checked()
+        expect(tab.locator("#caption-log .caption")).to_have_count(1)
+        expect(tab.locator("#caption-log")).to_contain_text("This is a very important note.")
+        expect(words).to_have_attribute("lang", "en")
+        tab.reload()
+        expect(tab.locator("#caption-status")).to_have_text(CONNECTED)
+        expect(tab.get_by_role("radio", name="English (machine translation)")).to_be_checked()

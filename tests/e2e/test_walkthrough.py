@@ -141,6 +141,14 @@ def test_a_recorded_room_from_sign_up_to_the_admin_queue(server: Server,
     # The host corrects the first line, and the replay shows the correction.
     host.get_by_role("link", name="My rooms").click()
     host.get_by_role("link", name="Correct the transcript of Town hall").click()
+    # The replay plays once the mix is made; the editor opens once the final pass is done too
+    # (until then it says so): on loaded cores that can be a while after the mix.
+    for _ in range(45):
+        if host.get_by_label("Words").count():
+            break
+        expect(host.get_by_text("The transcript is being made from the recording.")).to_be_visible()
+        host.wait_for_timeout(2000)
+        host.reload()
     clean(host, "transcript editor")
     host.get_by_label("Words").first.fill("And so, my fellow Americans, ask not.")
     host.get_by_role("button", name="Save the corrections").click()

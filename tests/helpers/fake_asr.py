@@ -48,6 +48,9 @@ class FakeTranscriber:
         self.windows: list[Window] = []
         self._lock = threading.Lock()
 
+    def detect_language(self, audio: npt.NDArray[np.float32]) -> tuple[str, float]:
+        return "en", 1.0
+
     def say(self, words: Sequence[str], *, word: float = 0.3, gap: float = 0.1,
             lead: float = 0.5, tail: float = 1.0) -> tuple[npt.NDArray[np.float32], list[Word]]:
         """Audio of `words` (each `word` seconds, `gap` apart) and where each one is in it."""

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import ctranslate2
 import numpy as np
@@ -67,6 +67,16 @@ _TOKENS_PER_SECOND = 7.0
 """A ceiling on speech: fast English runs near 4 words (about 5.5 tokens) a second, so a window that
 decodes to more than this is a repetition loop, cut off early rather than decoded to 448 tokens."""
 
+_TOKENS_PER_SECOND_OTHER = 16.0
+"""The same ceiling for text in other languages: Whisper's vocabulary is English-heavy, so other
+scripts take several tokens a word (Russian, Arabic) or one or two a character (Chinese,
+Japanese), and 7 a second cut their sentences short."""
+
+
+def _token_rate(language: str, task: str) -> float:
+    english = language == "en" or task == "translate"
+    return _TOKENS_PER_SECOND if english else _TOKENS_PER_SECOND_OTHER
+
 _BATCH_SPREAD = 1.6
 """Windows share a batch while the longest (padded) is at most this times the shortest: beyond
 that, the padding the short ones would carry costs more than a second call's overhead."""
@@ -79,8 +89,9 @@ _APPEND = "\"'.。,，!！?？:：”)]}、"
 
 
 def _bare_phrase(text: str) -> str:
-    """Lower-case letters, apostrophes and spaces only: how hallucinations and repeats compare."""
-    return re.sub(r"[^a-z' ]+", "", text.lower()).strip()
+    """Lower-case letters (of any script), apostrophes and spaces only: how hallucinations and
+    repeats compare."""
+    return re.sub(r"[^\w' ]+|[\d_]+", "", text.lower()).strip()
 
 
 def _is_hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> bool:
@@ -88,6 +99,9 @@ def _is_hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> b
     if no_speech_prob > 0.6 and avg_logprob < -0.8:
         return True
     return _bare_phrase(text) in _HALLUCINATIONS and (no_speech_prob > 0.2 or avg_logprob < -0.6)
+
+
+Task = Literal["transcribe", "translate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +120,10 @@ class Window:
     final: bool = False
     """Its words will be committed as they stand (the end of an utterance), not compared with a
     later hypothesis: worth a wider beam."""
+    language: str = "en"
+    """What is spoken (a Whisper language code); an English-only model hears only "en"."""
+    task: Task = "transcribe"
+    """`translate`: the words in English, whatever was spoken (multilingual models only)."""
 
     @property
     def duration(self) -> float:
@@ -136,6 +154,10 @@ class DecodeOptions:
     padded: bool = False
     """With `batch_size` and `clips`: pad every clip to 30 s in faster-whisper's batched pipeline,
     its own way, instead of to its length (kept to compare against, in `bench_offline.py`)."""
+    language: str | None = None
+    """What is spoken; None: the transcriber's own (English, or detected by a multilingual
+    model)."""
+    task: Task = "transcribe"
 
 
 class Transcriber:
@@ -155,11 +177,13 @@ class Transcriber:
         self.model_dir = model_dir
         self.cpu_threads = cpu_threads
         self.num_workers = num_workers
-        self.language: str | None = None if self.model.model.is_multilingual else "en"
+        self.multilingual = bool(self.model.model.is_multilingual)
+        self.language: str | None = None if self.multilingual else "en"
+        """Offline transcription's language: None detects it (multilingual models)."""
         self._batched: BatchedInferencePipeline | None = None
         self._lock = threading.Lock()
-        self._tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual,
-                                    task="transcribe", language=self.language or "en")
+        self._tokenizers: dict[tuple[str, Task], Tokenizer] = {}
+        self._tokenizer = self.tokenizer("en", "transcribe")
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]) or ())
         self.features = LogMel(self.model.feature_extractor)
 
@@ -169,6 +193,25 @@ class Transcriber:
         path = Catalog(settings.models_dir).resolve(model or settings.asr_model)
         threads = max(1, settings.asr_threads // max(1, num_workers))
         return cls(path, cpu_threads=threads, num_workers=num_workers)
+
+    def tokenizer(self, language: str, task: Task) -> Tokenizer:
+        """The tokenizer whose start sequence names `language` and `task` (an English-only model
+        knows neither: its one sequence is used for everything)."""
+        key = (language, task) if self.multilingual else ("en", "transcribe")
+        with self._lock:
+            found = self._tokenizers.get(key)
+            if found is None:
+                found = self._tokenizers[key] = Tokenizer(
+                    self.model.hf_tokenizer, self.multilingual, task=key[1], language=key[0])
+            return found
+
+    def detect_language(self, audio: npt.NDArray[np.float32]) -> tuple[str, float]:
+        """The language spoken in (up to 30 s of) 16 kHz audio, and the model's confidence.
+        English for an English-only model."""
+        if not self.multilingual:
+            return "en", 1.0
+        language, probability, _ = self.model.detect_language(audio[: 30 * SAMPLE_RATE])
+        return language, float(probability)
 
     @property
     def batched(self) -> BatchedInferencePipeline:
@@ -194,7 +237,8 @@ class Transcriber:
         """
         opts = options or DecodeOptions()
         common: dict[str, Any] = {
-            "language": self.language,
+            "language": (opts.language or self.language) if self.multilingual else "en",
+            "task": opts.task if self.multilingual else "transcribe",
             "beam_size": opts.beam_size,
             "word_timestamps": opts.word_timestamps,
             "initial_prompt": opts.initial_prompt,
@@ -231,7 +275,8 @@ class Transcriber:
             parts = max(1, -(-(last - first) // int(MAX_CLIP * SAMPLE_RATE)))
             edges = np.linspace(first, last, parts + 1).astype(int)
             windows += [Window(audio=audio[x:y], offset=offset + x / SAMPLE_RATE,
-                               prompt=opts.initial_prompt or "", final=True)
+                               prompt=opts.initial_prompt or "", final=True,
+                               language=opts.language or self.language or "en", task=opts.task)
                         for x, y in pairwise(edges.tolist()) if y > x]
         found = self.hypothesize(windows, beam_size=opts.beam_size, whole=True, most=batch_size)
         return [Segment(start=h.words[0].start, end=h.words[-1].end, text=h.text,
@@ -255,10 +300,15 @@ class Transcriber:
         pad = CLIP_PAD if whole else WINDOW_PAD
         prompts = [self._prompt(w) for w in windows]
         sots = [tokens.index(self._tokenizer.sot) for tokens, _ in prompts]
+        # Windows of one language and task share a call: the word splitting of the alignment
+        # depends on the language (Chinese and Japanese words are characters, not spaces).
+        kinds = [self.tokenizer(w.language, w.task) for w in windows]
         groups: list[list[int]] = []
-        for i in sorted(range(len(windows)), key=lambda i: (sots[i], windows[i].duration)):
+        for i in sorted(range(len(windows)),
+                        key=lambda i: (id(kinds[i]), sots[i], windows[i].duration)):
             first = groups[-1][0] if groups else None
-            if (first is None or sots[first] != sots[i] or len(groups[-1]) == most
+            if (first is None or sots[first] != sots[i] or kinds[first] is not kinds[i]
+                    or len(groups[-1]) == most
                     or windows[i].duration + pad > _BATCH_SPREAD * (windows[first].duration + pad)):
                 groups.append([i])
             else:
@@ -272,7 +322,7 @@ class Transcriber:
         return out
 
     def _prompt(self, window: Window) -> tuple[list[int], int]:
-        tok = self._tokenizer
+        tok = self.tokenizer(window.language, window.task)
         tokens: list[int] = []
         if window.prompt.strip():
             tokens = [tok.sot_prev, *tok.encode(" " + window.prompt.strip())[-PROMPT_TOKENS:]]
@@ -280,7 +330,7 @@ class Transcriber:
         prefix = tok.encode(" " + window.prefix.strip()) if window.prefix.strip() else []
         return tokens + prefix, len(prefix)
 
-    def _unloop(self, prefix: list[int], new: list[int]) -> list[int]:
+    def _unloop(self, tok: Tokenizer, prefix: list[int], new: list[int]) -> list[int]:
         """`new` cut where a repetition loop begins, looking across the prefix too (the model
         likes to say again what it was just made to say).
 
@@ -288,7 +338,7 @@ class Transcriber:
         puts the second where the words were said, so dropping either copy afterwards loses the
         words or their times.
         """
-        words, tokens = self._tokenizer.split_to_word_tokens(prefix + new)
+        words, tokens = tok.split_to_word_tokens(prefix + new)
         starts = np.cumsum([0] + [len(t) for t in tokens])
         spoken = [i for i, w in enumerate(words) if _bare_phrase(w)]  # punctuation does not repeat
         at = _loop_start([words[i] for i in spoken])
@@ -299,8 +349,9 @@ class Transcriber:
     def _hypothesize(self, windows: list[Window], prompts: list[tuple[list[int], int]],
                      beam_size: int, *, whole: bool) -> list[Hypothesis]:
         """`whole`: each window is a complete utterance (an offline clip), so words the alignment
-        puts in the padding are the clip's last words said near its edge, and are kept."""
-        tok = self._tokenizer
+        puts in the padding are the clip's last words said near its edge, and are kept. The
+        windows share one language and task (`hypothesize` groups them)."""
+        tok = self.tokenizer(windows[0].language, windows[0].task)
         # Read at call time, not bound as defaults: tests patch them.
         limit, pad = (MAX_CLIP, CLIP_PAD) if whole else (MAX_WINDOW, WINDOW_PAD)
         sizes = [min(w.audio.size, int(limit * SAMPLE_RATE)) for w in windows]
@@ -311,7 +362,8 @@ class Transcriber:
                              for w, n in zip(windows, sizes, strict=True)])
         encoded = self.model.model.encode(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features)), to_cpu=False)
-        budget = int(_TOKENS_PER_SECOND * max(sizes) / SAMPLE_RATE) + 8
+        rate = _token_rate(windows[0].language, windows[0].task)
+        budget = int(rate * max(sizes) / SAMPLE_RATE) + 8
         # CTranslate2 returns at most min(max_length / 2, max_length - prompt + 1) tokens, the
         # prefix included (measured). For a whole clip the budget is given in full: counted from
         # the prompt alone it cut long clips' last words ("died in a few hours from the"). Live
@@ -328,8 +380,8 @@ class Transcriber:
         stats: list[tuple[float, float]] = []
         for (_, n_prefix), n, res in zip(prompts, sizes, results, strict=True):
             seq = [t for t in res.sequences_ids[0] if t < tok.eot]
-            new = self._unloop(seq[:n_prefix],
-                               seq[n_prefix:][: int(_TOKENS_PER_SECOND * n / SAMPLE_RATE) + 8])
+            new = self._unloop(tok, seq[:n_prefix],
+                               seq[n_prefix:][: int(rate * n / SAMPLE_RATE) + 8])
             avg_logprob = res.scores[0] * len(seq) / (len(seq) + 1)
             text = tok.decode(new)
             if (not text.strip() or _is_hallucination(text, res.no_speech_prob, avg_logprob)):
@@ -342,7 +394,8 @@ class Transcriber:
         for w, n, (_, n_prefix), alignment, (no_speech, logprob) in zip(
                 windows, sizes, prompts, alignments, stats, strict=True):
             words, text = _words(alignment, n_prefix, w.offset, n / SAMPLE_RATE,
-                                 heard=(total if whole else n) / SAMPLE_RATE)
+                                 heard=(total if whole else n) / SAMPLE_RATE,
+                                 trim=w.task == "transcribe")
             out.append(Hypothesis(words=words, text=text,
                                   no_speech_prob=round(float(no_speech), 4),
                                   avg_logprob=round(float(logprob), 4)))
@@ -350,14 +403,16 @@ class Transcriber:
 
 
 def _words(alignment: list[dict[str, Any]], n_prefix: int, offset: float, duration: float,
-           *, heard: float) -> tuple[tuple[Word, ...], str]:
+           *, heard: float, trim: bool = True) -> tuple[tuple[Word, ...], str]:
     """The words after the first `n_prefix` tokens, without what Whisper invented past the audio,
     and their text as spelt together.
 
     Two failure modes of a short window are cut off here (loops were cut before alignment): a
     run of zero-length words (text the alignment could place on no audio at all), and
     zero-length words at the very end (the model continuing its prompt past the last sample).
-    Words may lie in the first `heard` seconds: the audio's `duration`, or the padding too when
+    Not for a translation (`trim` False): its English words were never said, so the alignment
+    places them on the audio only roughly, often on none. Words may lie in the first `heard`
+    seconds: the audio's `duration`, or the padding too when
     the window is a whole utterance; times are then kept within the audio.
     """
     merge_punctuations(alignment, _PREPEND, _APPEND)
@@ -368,11 +423,11 @@ def _words(alignment: list[dict[str, Any]], n_prefix: int, offset: float, durati
         if item["word"].strip() and first >= n_prefix:
             words.append((float(item["start"]), min(float(item["end"]), heard),
                           item["word"], float(item["probability"])))
-    for i in range(len(words) - 1):
+    for i in range(len(words) - 1 if trim else 0):
         if words[i][1] - words[i][0] < _INSTANT and words[i + 1][1] - words[i + 1][0] < _INSTANT:
             words = words[:i]
             break
-    while words and words[-1][1] - words[-1][0] < _INSTANT:
+    while trim and words and words[-1][1] - words[-1][0] < _INSTANT:
         words.pop()
     text = "".join(w[2] for w in words).strip()
     if get_compression_ratio(text) > 2.4:

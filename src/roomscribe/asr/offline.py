@@ -13,6 +13,7 @@ long the room ran.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Protocol
@@ -73,6 +74,8 @@ class OfflineTranscriber(Protocol):
                    batch_size: int = 0,
                    clips: list[tuple[float, float]] | None = None) -> list[Segment]: ...
 
+    def detect_language(self, audio: npt.NDArray[np.float32]) -> tuple[str, float]: ...
+
 
 def sentences(segment: Segment) -> list[Segment]:
     """`segment` cut after each sentence its words end (unchanged when it holds one)."""
@@ -125,17 +128,24 @@ def speech_clips(audio: npt.NDArray[np.float32],
 
 
 def transcribe_track(model: OfflineTranscriber, reader: Track,
-                     detector: Callable[[], SpeechDetector] = SileroVad) -> list[Segment]:
-    """Every segment of one track, on the room clock, a window at a time. Blocking."""
+                     detector: Callable[[], SpeechDetector] = SileroVad, *,
+                     language: str | None = "en") -> list[Segment]:
+    """Every segment of one track, on the room clock, a window at a time. Blocking.
+    `language` None: detected from the first window with speech (multilingual models)."""
     if reader.start is None:
         return []
+    options = dataclasses.replace(DECODING, language=language)
     out: list[Segment] = []
     position, end = reader.start, reader.end
     while position < end:
         stop = min(end, position + WINDOW)
         audio = reader.read(position, stop).astype(np.float32) / 32768.0
         clips = speech_clips(audio, detector())
-        found = model.transcribe(audio, options=DECODING, offset=position,
+        if clips and options.language is None:
+            heard = np.concatenate([audio[int(a * SAMPLE_RATE): int(b * SAMPLE_RATE)]
+                                    for a, b in clips])
+            options = dataclasses.replace(options, language=model.detect_language(heard)[0])
+        found = model.transcribe(audio, options=options, offset=position,
                                  batch_size=BATCH_SIZE, clips=clips) if clips else []
         cut = stop - OVERLAP
         later = [s for s in found if s.end > cut]

@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from roomscribe.asr.engine import MAX_WINDOW, Hypothesis, Window
+from roomscribe.asr.engine import MAX_WINDOW, Hypothesis, Task, Window
 from roomscribe.asr.results import Word
 from roomscribe.asr.vad import FRAME
 from roomscribe.pcm import SAMPLE_RATE
@@ -128,9 +128,13 @@ class StreamingSession:
     """The live transcription state of one speaker's stream; see the module docstring."""
 
     def __init__(self, detector: SpeechDetector, *, origin: float = 0.0,
-                 config: StreamConfig | None = None) -> None:
+                 config: StreamConfig | None = None, language: str | None = "en",
+                 task: Task = "transcribe") -> None:
         self.config = cfg = config or StreamConfig()
         self.origin = origin
+        self.language = language
+        """What the speaker speaks; None until detected (the engine sets it)."""
+        self.task = task
         self._detector = detector
         # Written by `push` (maybe another thread), read by the worker: a deque is safe for that.
         self._raw: deque[npt.NDArray[np.float32]] = deque()
@@ -223,7 +227,8 @@ class StreamingSession:
         self._heard = len(self._buffer)
         return Window(audio=np.concatenate(self._buffer), offset=self._time(self._start_frame),
                       prompt=" ".join(self._context),
-                      prefix=" ".join(w.text for w in self._prefix), final=flush)
+                      prefix=" ".join(w.text for w in self._prefix), final=flush,
+                      language=self.language or "en", task=self.task)
 
     def accept(self, hypothesis: Hypothesis) -> list[Caption]:
         """Commit what two hypotheses agree on (everything, on a flush); return the changes."""

@@ -62,7 +62,10 @@ def decode_event(data: bytes) -> CaptionEvent:
     return CaptionEvent.from_json(json.loads(data))
 
 
-def text(fields: dict[Any, Any], name: str) -> str:
-    """A field of a stream entry as text (redis-py returns bytes)."""
+def text(fields: dict[Any, Any], name: str, default: str | None = None) -> str:
+    """A field of a stream entry as text (redis-py returns bytes); `default` when absent (an
+    entry written by an older version), else KeyError."""
+    if default is not None and name.encode() not in fields and name not in fields:
+        return default
     value = fields[name.encode()] if name.encode() in fields else fields[name]
     return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,9 +1,13 @@
 """The caption event: the public contract between the live engine and every listener.
 
 As JSON: `{"type": "partial" | "final", "room": ID, "seq": N, "speaker": {"id": ID, "name": STR},
-"start": SECONDS, "end": SECONDS, "text": STR, "words": [{"start", "end", "text", "p"}]}`.
+"start": SECONDS, "end": SECONDS, "text": STR, "words": [{"start", "end", "text", "p"}],
+"lang": CODE, "task": "transcribe" | "translate"}`.
 Times are room time (seconds since the room started). `seq` rises by one per event within a room;
-a final is never retracted; a partial is replaced by the next partial or final of the same speaker.
+a final is never retracted; a partial is replaced by the next partial or final of the same speaker
+and task. `lang` is the language of `text` (a Whisper code: "en", "es", "zh", …): what was spoken
+for `transcribe`, always "en" for `translate`, the English track of a room in another language
+(a second stream of the same speaker, numbered in the same `seq`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from roomscribe.asr.engine import Task
 from roomscribe.asr.results import Word
 
 EventType = Literal["partial", "final"]
@@ -36,6 +41,8 @@ class CaptionEvent:
     end: float
     text: str
     words: tuple[Word, ...] = ()
+    lang: str = "en"
+    task: Task = "transcribe"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +58,8 @@ class CaptionEvent:
                  "p": round(w.probability, 3)}
                 for w in self.words
             ],
+            "lang": self.lang,
+            "task": self.task,
         }
 
     @classmethod
@@ -60,7 +69,8 @@ class CaptionEvent:
                    speaker=Speaker(data["speaker"]["id"], data["speaker"]["name"]),
                    start=data["start"], end=data["end"], text=data["text"],
                    words=tuple(Word(w["start"], w["end"], w["text"], w["p"])
-                               for w in data["words"]))
+                               for w in data["words"]),
+                   lang=data.get("lang", "en"), task=data.get("task", "transcribe"))
 
 
 #: Where a live stream delivers its events (the rooms domain publishes them to listeners).
@@ -75,3 +85,6 @@ class LiveStream(Protocol):
 
     async def finish(self) -> None:
         """Flush: everything heard so far is emitted as final before this returns."""
+
+    def set_language(self, language: str) -> None:
+        """From now on, hear `language` (a host's correction of what was detected)."""

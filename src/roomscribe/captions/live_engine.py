@@ -30,7 +30,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from roomscribe.asr.engine import Hypothesis, Transcriber, Window
+from roomscribe.asr.engine import Hypothesis, Task, Transcriber, Window
 from roomscribe.asr.streaming import (
     Caption,
     SpeechDetector,
@@ -41,12 +41,17 @@ from roomscribe.asr.vad import SileroVad
 from roomscribe.captions.events import CaptionEvent, CaptionSink, LiveStream, Speaker
 from roomscribe.captions.numbering import MemoryNumbering, Numbering
 from roomscribe.config import Settings
-from roomscribe.errors import Unavailable
+from roomscribe.errors import ModelUnavailable, Unavailable
 
 log = logging.getLogger(__name__)
 
 UNNUMBERED = -1
 """An event's `seq` until its room's outbox numbers it on the way out."""
+DETECT_SECONDS = 3.0
+"""Speech heard before a stream's detected language is settled (Whisper's language guess on a
+second of speech is often wrong; on three, right for every clip of the multilingual corpus)."""
+DETECT_SURE = 0.9
+"""A guess this confident settles the language sooner."""
 
 
 class Hypothesizer(Protocol):
@@ -57,6 +62,9 @@ class Hypothesizer(Protocol):
 
     def hypothesize(self, windows: Sequence[Window], *, beam_size: int = 1) -> list[Hypothesis]:
         """One hypothesis per window, in order; blocking (called from the engine's pool)."""
+
+    def detect_language(self, audio: npt.NDArray[np.float32]) -> tuple[str, float]:
+        """The language spoken, and how sure; blocking."""
 
 
 @dataclass(slots=True)
@@ -109,12 +117,14 @@ class LiveEngine:
     def from_settings(cls, settings: Settings, *, workers: int = 2,
                       config: StreamConfig | None = None,
                       numbering: Numbering | None = None,
-                      transcriber: Transcriber | None = None) -> LiveEngine:
+                      transcriber: Transcriber | None = None,
+                      model: str | None = None) -> LiveEngine:
         """An engine over its own model (`workers` replicas of asr_threads // workers threads),
         or over `transcriber`, shared with final passes."""
         workers = max(1, min(workers, settings.asr_threads))
         config = config or StreamConfig(max_backlog=settings.max_stream_backlog_seconds)
-        return cls(transcriber or Transcriber.from_settings(settings, num_workers=workers),
+        return cls(transcriber or Transcriber.from_settings(settings, num_workers=workers,
+                                                            model=model),
                    config=config, numbering=numbering)
 
     async def start(self) -> None:
@@ -150,9 +160,16 @@ class LiveEngine:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def open(self, *, room: str, speaker: Speaker, origin: float,
-             sink: CaptionSink) -> LiveStream:
-        """A stream for one speaker; `origin` is the room time of its first sample."""
+    async def ready(self, language: str | None, task: Task = "transcribe") -> None:
+        """Streams this engine's model cannot hear are refused here, before any audio."""
+        if (language != "en" or task != "transcribe") and \
+                not getattr(self.transcriber, "multilingual", False):
+            raise ModelUnavailable("this live engine's model hears English only")
+
+    def open(self, *, room: str, speaker: Speaker, origin: float, sink: CaptionSink,
+             language: str | None = "en", task: Task = "transcribe") -> LiveStream:
+        """A stream for one speaker; `origin` is the room time of its first sample. `language`
+        None: detected from the speaker's first seconds of speech (`DETECT_SECONDS`)."""
         if self._task is None or self._closing:
             raise RuntimeError("LiveEngine is not running: await start() first")
         outbox = self._rooms.get(room)
@@ -160,7 +177,8 @@ class LiveEngine:
             # After the room's previous outbox (if still draining), so `seq` order holds.
             outbox = self._rooms[room] = _Outbox(room, self.numbering,
                                                  after=self._draining.get(room))
-        session = StreamingSession(self._detector(), origin=origin, config=self.config)
+        session = StreamingSession(self._detector(), origin=origin, config=self.config,
+                                   language=language, task=task)
         stream = _Stream(self, room, speaker, sink, session, outbox)
         outbox.streams += 1
         self._streams.add(stream)
@@ -237,6 +255,8 @@ class LiveEngine:
                 continue
             job.captions[stream] = []
             if window is not None:
+                if stream.session.language is None:
+                    window = self._detect(stream, window)
                 windows.append(window)
                 owners.append(stream)
         if windows:
@@ -258,6 +278,18 @@ class LiveEngine:
         job.window_seconds = sum(w.duration for w in windows)
         job.seconds = time.perf_counter() - started
         return job
+
+    def _detect(self, stream: _Stream, window: Window) -> Window:
+        """Hear the window in the language it sounds like; once the speaker has said enough
+        (or the utterance ended), that is the stream's language from then on."""
+        try:
+            language, confidence = self.transcriber.detect_language(window.audio)
+        except Exception:
+            log.exception("detecting the language of a live stream failed (room %s)", stream.room)
+            language, confidence = "en", 0.0
+        if window.final or window.duration >= DETECT_SECONDS or confidence >= DETECT_SURE:
+            stream.session.language = language
+        return replace(window, language=language)
 
     def _closed(self, stream: _Stream) -> None:
         if stream not in self._streams:
@@ -336,12 +368,18 @@ class _Stream:
         # Shielded: a caller cancelled while waiting must not cancel the flush for the others.
         await asyncio.shield(self._finished)
 
+    def set_language(self, language: str) -> None:
+        self.session.language = language
+
     def emit(self, captions: list[Caption]) -> None:
+        task = self.session.task
+        lang = "en" if task == "translate" else self.session.language or "und"
         for caption in captions:
             self.outbox.put(self.sink, CaptionEvent(
                 type="final" if caption.final else "partial", room=self.room,
                 seq=UNNUMBERED, speaker=self.speaker,
-                start=caption.start, end=caption.end, text=caption.text, words=caption.words))
+                start=caption.start, end=caption.end, text=caption.text, words=caption.words,
+                lang=lang, task=task))
         if self.finishing and self.session.done and self._finished is not None:
             self.outbox.put_marker(self._finished)
             self.engine._closed(self)

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from redis.exceptions import RedisError
 
+from roomscribe.asr.engine import Task
 from roomscribe.captions import asr_jobs
 from roomscribe.captions.events import CaptionSink, Speaker
 from roomscribe.pcm import SAMPLE_RATE, to_bytes
@@ -43,9 +44,13 @@ class RemoteCaptions:
         """Events key → the stream whose captions arrive there."""
         self._reader: asyncio.Task[None] | None = None
 
-    def open(self, *, room: str, speaker: Speaker, origin: float,
-             sink: CaptionSink) -> RemoteStream:
-        stream = RemoteStream(self, room=room, speaker=speaker, origin=origin, sink=sink)
+    async def ready(self, language: str | None, task: Task = "transcribe") -> None:
+        return None  # the workers load what their streams need
+
+    def open(self, *, room: str, speaker: Speaker, origin: float, sink: CaptionSink,
+             language: str | None = "en", task: Task = "transcribe") -> RemoteStream:
+        stream = RemoteStream(self, room=room, speaker=speaker, origin=origin, sink=sink,
+                              language=language, task=task)
         self._streams[stream.events] = stream
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read(), name="asr-captions")
@@ -87,8 +92,11 @@ class RemoteStream:
     """One speaker stream whose captions a worker makes."""
 
     def __init__(self, source: RemoteCaptions, *, room: str, speaker: Speaker, origin: float,
-                 sink: CaptionSink) -> None:
+                 sink: CaptionSink, language: str | None = "en",
+                 task: Task = "transcribe") -> None:
         self.source = source
+        self.language = language
+        self.task = task
         self.id = uuid.uuid4().hex
         self.room = room
         self.speaker = speaker
@@ -111,6 +119,11 @@ class RemoteStream:
         # Back to the bytes the speaker sent (exactly: they were 16-bit samples).
         self._buffer.append(to_bytes(pcm))
 
+    def set_language(self, language: str) -> None:
+        # The worker settled the stream's language already; the correction reaches the
+        # speaker's next stream (the feed opens it with the corrected language).
+        self.language = language
+
     async def finish(self) -> None:
         self._ending = True
         self._wake.set()
@@ -131,7 +144,8 @@ class RemoteStream:
         audio = asr_jobs.audio_key(self.id, prefix)
         await redis.xadd(asr_jobs.jobs_key(prefix), {
             "stream": self.id, "room": self.room, "speaker_id": self.speaker.id,
-            "speaker_name": self.speaker.name, "origin": repr(self.origin)})
+            "speaker_name": self.speaker.name, "origin": repr(self.origin),
+            "language": self.language or "", "task": self.task})
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), FLUSH_EVERY)

@@ -14,13 +14,16 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from roomscribe.asr.engine import Task
 from roomscribe.captions import asr_jobs
 from roomscribe.captions.events import CaptionEvent, LiveStream, Speaker
+from roomscribe.captions.languages import LanguageEngines
 from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.pcm import SAMPLE_RATE, to_float
 
@@ -30,6 +33,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 500
+ABANDONED_AFTER = 60.0
+"""Seconds without audio after which a stream's web process is taken to be gone: a speaker's
+client sends audio all the time (silence too) and a muted one's stream is ended, so only a web
+process that stopped without ending its streams leaves one silent. Its captions are flushed."""
+STOP_GRACE = 10.0
+"""Seconds a stopping worker lets its streams run to their end; the rest it leaves unacknowledged
+for another worker to take over, from the last final."""
 LOAD_DELAY = 0.05
 """Seconds a worker waits before asking for a new stream, per stream it serves already."""
 
@@ -42,6 +52,9 @@ class Job:
     room: str
     speaker: Speaker
     origin: float
+    language: str | None = "en"
+    """None: detect it."""
+    task: Task = "transcribe"
 
     @classmethod
     def from_entry(cls, entry_id: Any, fields: dict[Any, Any]) -> Job:
@@ -51,16 +64,21 @@ class Job:
         return cls(entry=entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id),
                    stream=text("stream"), room=text("room"),
                    speaker=Speaker(text("speaker_id"), text("speaker_name")),
-                   origin=float(text("origin")))
+                   origin=float(text("origin")),
+                   language=asr_jobs.text(fields, "language", "en") or None,
+                   task=("translate" if asr_jobs.text(fields, "task", "transcribe") == "translate"
+                         else "transcribe"))
 
 
 class CaptionWorker:
     """Serves speaker streams from Redis with `engine` until `stop()`."""
 
-    def __init__(self, redis: Redis, engine: LiveEngine, *, capacity: int = 16,
+    def __init__(self, redis: Redis, engine: LiveEngine | LanguageEngines, *, capacity: int = 16,
                  name: str | None = None, prefix: str = asr_jobs.PREFIX,
                  heartbeat: float = asr_jobs.HEARTBEAT,
-                 takeover: float = asr_jobs.TAKEOVER) -> None:
+                 takeover: float = asr_jobs.TAKEOVER,
+                 abandoned_after: float = ABANDONED_AFTER,
+                 stop_grace: float = STOP_GRACE) -> None:
         self.redis = redis
         self.engine = engine
         self.capacity = capacity
@@ -68,6 +86,8 @@ class CaptionWorker:
         self.prefix = prefix
         self.heartbeat = heartbeat
         self.takeover = takeover
+        self.abandoned_after = abandoned_after
+        self.stop_grace = stop_grace
         self._jobs: dict[str, asyncio.Task[None]] = {}
         """Entry id → the task serving that stream."""
         self._stopping = asyncio.Event()
@@ -91,12 +111,18 @@ class CaptionWorker:
                     log.warning("reading jobs failed; retrying", exc_info=True)
                     await asyncio.sleep(0.5)
         finally:
+            serving = list(self._jobs.values())
+            if serving:
+                _, unfinished = await asyncio.wait(serving, timeout=self.stop_grace)
+                for task in unfinished:  # not acknowledged: another worker takes it over
+                    task.cancel()
+                await asyncio.gather(*serving, return_exceptions=True)
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
-            await asyncio.gather(*self._jobs.values(), return_exceptions=True)
 
     def stop(self) -> None:
-        """Finish: take nothing new; the streams served now are served to their end."""
+        """Finish: take nothing new; the streams served now are served to their end, for up to
+        `stop_grace` seconds."""
         self._stopping.set()
 
     async def _take_new(self) -> None:
@@ -187,8 +213,10 @@ class _Serving:
     async def run(self) -> None:
         resume_at = await self._last_final_end()
         origin = self.job.origin if resume_at is None else resume_at
+        await self.worker.engine.ready(self.job.language, self.job.task)
         stream = self.worker.engine.open(room=self.job.room, speaker=self.job.speaker,
-                                         origin=origin, sink=self._publish)
+                                         origin=origin, sink=self._publish,
+                                         language=self.job.language, task=self.job.task)
         await self._feed(stream, resume_at)
         await stream.finish()
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -215,9 +243,16 @@ class _Serving:
 
     async def _feed(self, stream: LiveStream, resume_at: float | None) -> None:
         last = "0"
+        heard = time.monotonic()
         while True:
             answer: Any = await self.redis.xread({self.audio: last}, block=READ_BLOCK_MS,
                                                  count=50)
+            if answer:
+                heard = time.monotonic()
+            elif time.monotonic() - heard > self.worker.abandoned_after:
+                log.warning("stream %s sent no audio for %.0f s (its web process is gone): "
+                            "finishing it", self.job.stream, self.worker.abandoned_after)
+                return
             for _, entries in answer or []:
                 for entry_id, fields in entries:
                     last = entry_id.decode()

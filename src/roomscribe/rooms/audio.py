@@ -21,9 +21,10 @@ stream and, in a recorded room, to the speaker's track.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from roomscribe.asr.engine import Task
 from roomscribe.captions.events import CaptionSink, LiveStream, Speaker
 from roomscribe.errors import InvalidInput, RateLimited, TooLarge
 from roomscribe.pcm import BYTES_PER_SAMPLE, SAMPLE_RATE, to_float
@@ -35,10 +36,14 @@ _CONTAINER_TAGS = {b"RIFF": "WAV", b"OggS": "Ogg", b"fLaC": "FLAC", b"\x1aE\xdf\
 
 
 class CaptionSource(Protocol):
-    """Opens one live caption stream per speaker."""
+    """Opens one live caption stream per speaker and track."""
 
-    def open(self, *, room: str, speaker: Speaker, origin: float,
-             sink: CaptionSink) -> LiveStream:
+    async def ready(self, language: str | None, task: Task = "transcribe") -> None:
+        """Make streams of `language` (None: detected) and `task` possible (load the model
+        they need); `ModelUnavailable` if this server cannot caption them."""
+
+    def open(self, *, room: str, speaker: Speaker, origin: float, sink: CaptionSink,
+             language: str | None = "en", task: Task = "transcribe") -> LiveStream:
         """`origin` is the room time (seconds since the room started) of the first sample."""
 
     def forget(self, room: str) -> None:
@@ -139,22 +144,34 @@ class SpeakerFeed:
 
     def __init__(self, *, room: str, speaker: Speaker, captions: CaptionSource,
                  sink: CaptionSink, recorder: AudioSink | None,
-                 room_time: Callable[[], float]) -> None:
+                 room_time: Callable[[], float],
+                 tracks: Sequence[tuple[str | None, Task]] = (("en", "transcribe"),)) -> None:
         self.room = room
         self.speaker = speaker
         self._captions = captions
         self._sink = sink
         self._recorder = recorder
         self._room_time = room_time
-        self._stream: LiveStream | None = None
+        self.tracks = list(tracks)
+        """The caption streams the speaker's audio feeds: (language, task) each (`captions.
+        languages.tracks`): as spoken, and for a room in another language, in English."""
+        self._streams: list[LiveStream] = []
         self._track: AudioTrack | None = None
+
+    def set_language(self, language: str) -> None:
+        """Hear `language` from now on, in every open stream and the next ones."""
+        self.tracks = [(language, task) for _, task in self.tracks]
+        for stream in self._streams:
+            stream.set_language(language)
 
     def accept(self, frame: bytes) -> None:
         """Hand one checked frame on: to the caption stream, and to the track when recording."""
-        if self._stream is None:
+        if not self._streams:
             origin = max(0.0, self._room_time() - len(frame) / (SAMPLE_RATE * BYTES_PER_SAMPLE))
-            self._stream = self._captions.open(room=self.room, speaker=self.speaker,
-                                               origin=origin, sink=self._sink)
+            self._streams = [self._captions.open(room=self.room, speaker=self.speaker,
+                                                 origin=origin, sink=self._sink,
+                                                 language=language, task=task)
+                             for language, task in self.tracks]
             if self._recorder is not None:
                 self._track = self._recorder.open(room=self.room, speaker=self.speaker,
                                                   origin=origin)
@@ -162,14 +179,16 @@ class SpeakerFeed:
         # recording audio that was received.
         if self._track is not None:
             self._track.write(frame)
-        self._stream.push(to_float(frame))
+        samples = to_float(frame)
+        for stream in self._streams:
+            stream.push(samples)
 
     async def pause(self) -> None:
         """Flush and close the current stream and track (mute, or the socket closing)."""
-        stream, track = self._stream, self._track
-        self._stream = self._track = None
+        streams, track = self._streams, self._track
+        self._streams, self._track = [], None
         try:
-            if stream is not None:
+            for stream in streams:
                 await stream.finish()
         finally:
             if track is not None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, StringConstraints
 from sqlmodel import Field, SQLModel
 
+from roomscribe import languages
+from roomscribe.errors import InvalidInput
 from roomscribe.rooms.tables import EndReason, Role, RoomBase, RoomState, SpeakPolicy
 from roomscribe.visibility import Visibility
 
@@ -18,8 +20,20 @@ Emoji = Literal["👏", "😂", "❤️", "💯", "🔥", "😮"]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
+def _language(code: str) -> str:
+    try:
+        return languages.check(code)
+    except InvalidInput as err:
+        raise ValueError(str(err)) from None
+
+
+LanguageCode = Annotated[str, AfterValidator(_language)]
+"""A Whisper language code ("en", "es", "zh", …) or "detect"."""
+
+
 class RoomCreate(RoomBase):
     title: Title
+    language: LanguageCode = "en"
     scheduled_for: AwareDatetime | None = None
     """When to start (with a time zone), at most 14 days ahead; omit to go live at once."""
 
@@ -33,6 +47,7 @@ class RoomUpdate(SQLModel):
     captions_public: bool | None = None
     scheduled_for: AwareDatetime | None = None
     visibility: Visibility | None = None
+    language: LanguageCode | None = None
 
 
 class RoomPublic(RoomBase):

@@ -29,6 +29,7 @@ from sqlmodel import Session, col, func, select
 
 from roomscribe.accounts.tables import Account
 from roomscribe.captions.events import Speaker
+from roomscribe.captions.languages import tracks
 from roomscribe.config import Settings
 from roomscribe.errors import Conflict, Forbidden, ModelUnavailable
 from roomscribe.ratelimit import RateLimiter
@@ -414,11 +415,14 @@ class RoomService:
         rules.check_recording_consent(record=room.record, consent_at=member.consent_at)
         if self.captions is None:
             raise ModelUnavailable("live captions are not running on this server")
+        streams = tracks(room.language)
+        for language, task in streams:
+            await self.captions.ready(language, task)
         live = await self.store.live_room(room)
         self.store.live.attach_audio(live, records.account_id(speaker), conn)
         feed = SpeakerFeed(room=room.id, speaker=Speaker(id=speaker.handle,
                                                          name=speaker.display_name),
                            captions=self.captions, sink=self.store.live.caption_sink(live),
                            recorder=self.recorder if room.record else None,
-                           room_time=live.room_time)
+                           room_time=live.room_time, tracks=streams)
         return live, feed

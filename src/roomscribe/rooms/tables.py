@@ -58,6 +58,9 @@ class RoomBase(SQLModel):
     """When on, anyone with the link may read the live captions without an account."""
     visibility: Visibility = Visibility.MEMBERS
     """Who finds a recorded room's transcript in search; the host may change it at any time."""
+    language: str = Field(default="en", max_length=8)
+    """What its speakers speak (a Whisper code, `roomscribe.languages`), or "detect": each
+    speaker's language is detected. Chosen before the start, fixed after it."""
 
 
 class Room(RoomBase, table=True):

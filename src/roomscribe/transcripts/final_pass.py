@@ -25,8 +25,10 @@ from roomscribe.asr.vad import SileroVad
 from roomscribe.config import Settings
 from roomscribe.db import session_scope
 from roomscribe.errors import ModelUnavailable
+from roomscribe.languages import DETECT, ENGLISH
 from roomscribe.recordings.storage import Storage
 from roomscribe.recordings.tracks import TrackReader, track_ids
+from roomscribe.rooms.tables import Room
 from roomscribe.timestamps import utcnow
 from roomscribe.transcripts import records
 from roomscribe.transcripts.tables import LIVE_VERSION, Source, Stage, Transcript, TranscriptSegment
@@ -52,6 +54,7 @@ class FinalPass:
         self.storage = storage
         self.settings = settings
         self.transcriber = transcriber
+        self.multilingual: OfflineTranscriber | None = None
         self.detector = detector
 
     def complete(self, room_id: str) -> bool:
@@ -80,20 +83,34 @@ class FinalPass:
                 return None
             names = records.speaker_names(session, room_id)
             live = records.count(session, room_id, LIVE_VERSION)
+            room = session.get(Room, room_id)
+            language = room.language if room is not None else ENGLISH
         readers = [TrackReader(self.storage, room_id, name)
                    for name in track_ids(self.storage, room_id)]
         readers = [r for r in readers if r.runs]
         if not readers:
             return "no audio was recorded"
-        if self.transcriber is None:
-            self.transcriber = Transcriber.from_settings(self.settings)
+        model = self._model(language)
+        heard = None if language == DETECT else language
         found = [(reader.track_id, piece) for reader in readers
-                 for segment in transcribe_track(self.transcriber, reader, self.detector)
+                 for segment in transcribe_track(model, reader, self.detector, language=heard)
                  for piece in sentences(dataclasses.replace(
                      segment, speaker=names.get(reader.track_id, reader.track_id)))]
         if not found and live:
             return "the final pass heard no speech where the live captions did"
         return sorted(found, key=lambda pair: (pair[1].start, pair[0]))
+
+    def _model(self, language: str) -> OfflineTranscriber:
+        """English rooms on the shared model; the others on the multilingual one, loaded when a
+        room first needs it."""
+        if language == ENGLISH:
+            if self.transcriber is None:
+                self.transcriber = Transcriber.from_settings(self.settings)
+            return self.transcriber
+        if self.multilingual is None:
+            self.multilingual = Transcriber.from_settings(
+                self.settings, model=self.settings.multilingual_model)
+        return self.multilingual
 
     def settle(self, room_id: str, outcome: Outcome) -> bool:
         """Archive the final pass's segments, or keep the live version saying why. True when a

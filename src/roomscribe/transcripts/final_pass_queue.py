@@ -35,6 +35,8 @@ TOUCH = 3.0
 SWEEP = 5
 """Seconds between looks for dead workers' passes."""
 RETRIES = 3
+WAIT_AGAIN = 0.5
+"""Seconds before waiting again on a job that was swept and queued again."""
 KEEP_RESULT = 24 * 3600
 """Seconds a finished pass's outcome stays readable by the process that queued it."""
 
@@ -70,7 +72,11 @@ class FinalPassQueue:
             job = await self.queue.job(room_id)
             if job is None:
                 return False  # finished in between; its queuer re-indexes
+        # A swept job (its worker died) is aborted and queued again: not its end.
         await job.refresh(until_complete=0)
+        while job.status in (Status.QUEUED, Status.ACTIVE, Status.ABORTING):
+            await asyncio.sleep(WAIT_AGAIN)
+            await job.refresh(until_complete=0)
         if job.status is not Status.COMPLETE:
             raise FinalPassFailed(f"the final pass of room {room_id} ended {job.status}: "
                                   f"{job.error}")

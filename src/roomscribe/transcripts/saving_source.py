@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from roomscribe.asr.engine import Task
 from roomscribe.captions.events import CaptionEvent, CaptionSink, LiveStream, Speaker
 from roomscribe.rooms.audio import CaptionSource
 from roomscribe.transcripts.service import TranscriptService
@@ -24,10 +25,15 @@ class SavingCaptionSource:
         self.source = source
         self.transcripts = transcripts
 
-    def open(self, *, room: str, speaker: Speaker, origin: float,
-             sink: CaptionSink) -> LiveStream:
+    async def ready(self, language: str | None, task: Task = "transcribe") -> None:
+        await self.source.ready(language, task)
+
+    def open(self, *, room: str, speaker: Speaker, origin: float, sink: CaptionSink,
+             language: str | None = "en", task: Task = "transcribe") -> LiveStream:
         async def save_then_publish(event: CaptionEvent) -> None:
-            if event.type == "final":
+            # The English track of a room in another language is live only, for now: the
+            # archive keeps the words as spoken.
+            if event.type == "final" and event.task == "transcribe":
                 try:
                     await self.transcripts.save_final(event)
                 except Exception:
@@ -36,7 +42,7 @@ class SavingCaptionSource:
             await sink(event)
 
         return self.source.open(room=room, speaker=speaker, origin=origin,
-                                sink=save_then_publish)
+                                sink=save_then_publish, language=language, task=task)
 
     def forget(self, room: str) -> None:
         self.source.forget(room)

@@ -41,7 +41,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from roomscribe import __version__
+from roomscribe import __version__, languages
 from roomscribe.config import Settings
 from roomscribe.errors import RoomscribeError
 from roomscribe.visibility import AUDIENCE
@@ -96,6 +96,7 @@ def _configure(engine: JinjaTemplateEngine) -> None:
     env.undefined = StrictUndefined
     env.trim_blocks = env.lstrip_blocks = True
     env.filters["when"] = when
+    env.globals["languages"] = languages.languages()
     env.globals.update(
         version=__version__, reactions=REACTIONS, role_names=ROLE_NAMES,
         visibilities=VISIBILITIES, audiences=AUDIENCE,

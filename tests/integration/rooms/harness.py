@@ -78,6 +78,9 @@ class FakeStream:
         await asyncio.gather(*self._tasks)
         self.finished = True
 
+    def set_language(self, language: str) -> None:
+        return None
+
 
 @dataclass
 class FakeCaptionSource:
@@ -101,7 +104,11 @@ class FakeCaptionSource:
         self._seq.pop(room, None)
         self.forgotten.append(room)
 
-    def open(self, *, room: str, speaker: Speaker, origin: float,
+    async def ready(self, language: str | None, task: str = "transcribe") -> None:
+        return None
+
+    def open(self, *, room: str, speaker: Speaker, origin: float, language: str | None = "en",
+             task: str = "transcribe",
              sink: CaptionSink) -> FakeStream:
         if self.failure is not None and speaker.id in self.failing:
             raise self.failure

@@ -128,7 +128,23 @@ async def test_a_scheduled_room_can_be_edited_and_a_live_one_cannot(api: Api) ->
     assert (await api.ok("GET", f"/rooms/{room}", "host"))["record"] is True
 
 
-@pytest.mark.parametrize("field", ["title", "speak_policy", "record", "captions_public"])
+async def test_a_room_has_a_language_chosen_before_it_starts(api: Api) -> None:
+    await api.account("host")
+    english = await api.ok("GET", f"/rooms/{await api.room('host')}", "host")
+    assert english["language"] == "en"  # unless the host says otherwise
+    room = await api.room("host", scheduled_for=later(days=1), language="es")
+    assert (await api.ok("GET", f"/rooms/{room}", "host"))["language"] == "es"
+    unknown = await api.call("POST", "/rooms", "host", {"title": "x", "language": "xx"})
+    assert unknown.status_code == 400 and "unknown language 'xx'" in unknown.text
+    assert (await api.ok("PATCH", f"/rooms/{room}", "host",
+                         {"language": "detect"}))["language"] == "detect"
+    await api.ok("POST", f"/rooms/{room}/start", "host")
+    fixed = await api.call("PATCH", f"/rooms/{room}", "host", {"language": "fr"})
+    assert fixed.status_code == 409
+
+
+@pytest.mark.parametrize("field", ["title", "speak_policy", "record", "captions_public",
+                                   "language"])
 async def test_a_field_every_room_has_cannot_be_set_to_null(api: Api, field: str) -> None:
     await api.account("host")
     room = await api.room("host", scheduled_for=later(days=1))

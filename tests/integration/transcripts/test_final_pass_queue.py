@@ -50,8 +50,8 @@ class Pass:
 
 
 @asynccontextmanager
-async def worker(url: str, work: Pass) -> AsyncIterator[None]:
-    runner = final_pass_worker(final_pass_queue(url), work, touch=0.2, sweep=1)
+async def worker(url: str, work: Pass, *, sweep: int = 1) -> AsyncIterator[None]:
+    runner = final_pass_worker(final_pass_queue(url), work, touch=0.2, sweep=sweep)
     runner.SIGNALS = []
     task = asyncio.create_task(runner.start())
     try:
@@ -73,8 +73,11 @@ async def queuer(redis_url: str) -> AsyncIterator[FinalPassQueue]:
 async def test_a_room_queued_twice_runs_once_and_both_hear_the_outcome(
         redis_url: str, queuer: FinalPassQueue) -> None:
     work = Pass()
-    async with worker(redis_url, work):
-        await asyncio.sleep(0.5)  # past the worker's first sweep (see final_pass_queue)
+    # Swept only as the worker starts: SAQ's sweep may take a job caught between being moved to
+    # the active list and marked active for a dead worker's, and run it again (a known window,
+    # docs/scaling.md); what is tested here is the queue's one job per room.
+    async with worker(redis_url, work, sweep=60):
+        await asyncio.sleep(0.5)  # past that first sweep
         outcomes = await asyncio.wait_for(
             asyncio.gather(queuer.run("r1"), queuer.run("r1"), queuer.run("r2")), 30)
     assert outcomes == [True, True, True]

@@ -15,6 +15,19 @@ def test_an_event_survives_its_json() -> None:
                          start=1.25, end=2.5, text="Hello there.",
                          words=(Word(1.25, 1.75, "Hello", 0.875), Word(1.875, 2.5, "there.", 0.5)))
     assert CaptionEvent.from_json(event.to_json()) == event
+    english = CaptionEvent(type="partial", room="r1", seq=8, speaker=Speaker("ana", "Ana"),
+                           start=3.0, end=4.0, text="Shallow waters.", lang="en",
+                           task="translate")
+    assert english.to_json()["task"] == "translate"
+    assert CaptionEvent.from_json(english.to_json()) == english
+
+
+def test_an_event_from_before_languages_is_english() -> None:
+    data = CaptionEvent(type="final", room="r1", seq=1, speaker=Speaker("ada", "Ada"),
+                        start=0.0, end=1.0, text="Hi.").to_json()
+    del data["lang"], data["task"]
+    assert (CaptionEvent.from_json(data).lang, CaptionEvent.from_json(data).task) == (
+        "en", "transcribe")
 
 
 def test_workers_need_redis() -> None:

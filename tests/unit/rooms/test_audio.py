@@ -119,12 +119,19 @@ class Stream:
     async def finish(self) -> None:
         self.finished = True
 
+    def set_language(self, language: str) -> None:
+        return None
+
 
 @dataclass
 class Source:
     streams: list[Stream] = field(default_factory=list)
 
-    def open(self, *, room: str, speaker: Speaker, origin: float, sink: CaptionSink) -> Stream:
+    async def ready(self, language: str | None, task: str = "transcribe") -> None:
+        return None
+
+    def open(self, *, room: str, speaker: Speaker, origin: float, sink: CaptionSink,
+             language: str | None = "en", task: str = "transcribe") -> Stream:
         assert (room, speaker) == ("r1", SPEAKER)
         self.streams.append(Stream(origin))
         return self.streams[-1]

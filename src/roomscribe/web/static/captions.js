@@ -132,7 +132,9 @@ export class RoomStream {
 }
 
 export class CaptionView {
-  constructor({ log, partials, pause, live }) {
+  constructor({ log, partials, pause, live, track = "transcribe" }) {
+    this.track = track; // "transcribe": as spoken; "translate": the room's English track
+    this.kept = { transcribe: [], translate: [] }; // finals of each track, to switch between
     this.log = log;
     this.partials = partials;
     this.pause = pause;
@@ -173,6 +175,25 @@ export class CaptionView {
     if (this.seen.has(event.seq)) return;
     this.seen.add(event.seq);
     if (this.seen.size > REMEMBER) this.seen.delete(this.seen.values().next().value);
+    const kept = this.kept[taskOf(event)];
+    kept.push(event);
+    if (kept.length > KEEP) kept.shift();
+    if (taskOf(event) === this.track) this.show(event);
+  }
+
+  // The listener chose the other track: its finals so far replace the log's.
+  setTrack(track) {
+    if (track === this.track) return;
+    this.track = track;
+    this.clearPartials();
+    this.heard.clear();
+    this.lastSpeaker = null;
+    this.log.replaceChildren();
+    for (const event of this.kept[track]) this.show(event, { quiet: true });
+    this.follow();
+  }
+
+  show(event, { quiet = false } = {}) {
     const speaker = event.speaker.id;
     this.heard.set(speaker, Math.max(event.seq, this.heard.get(speaker) ?? -1));
     // Only a partial this final supersedes goes; a newer one (sent after it) stays on show.
@@ -188,13 +209,14 @@ export class CaptionView {
       line.append(speakerName(event.speaker.name));
       this.lastSpeaker = event.speaker.id;
     }
-    line.append(text);
+    line.append(spoken(event, text));
     this.log.append(line);
     while (this.log.childElementCount > KEEP) this.log.firstElementChild.remove();
-    this.follow();
+    if (!quiet) this.follow();
   }
 
   partial(event) {
+    if (taskOf(event) !== this.track) return;
     // A partial older than its speaker's latest final has been overtaken by it.
     if (event.seq <= (this.heard.get(event.speaker.id) ?? -1)) return;
     let line = this.lines.get(event.speaker.id);
@@ -206,7 +228,7 @@ export class CaptionView {
       this.lines.set(event.speaker.id, line);
     }
     line.dataset.seq = String(event.seq);
-    line.lastElementChild.textContent = event.text.trim();
+    line.lastElementChild.replaceWith(spoken(event, event.text.trim()));
   }
 
   dropPartial(speakerId) {
@@ -266,6 +288,20 @@ export class CaptionView {
       : "Jump to live";
     this.live.hidden = false;
   }
+}
+
+function taskOf(event) {
+  return event.task ?? "transcribe";
+}
+
+// The words, marked with their language so screen readers speak them in it, and with their
+// own direction so Arabic or Hebrew reads right to left inside a left-to-right page.
+function spoken(event, text) {
+  const span = document.createElement("span");
+  if (event.lang) span.lang = event.lang;
+  span.dir = "auto";
+  span.textContent = text;
+  return span;
 }
 
 function speakerName(name) {
@@ -347,14 +383,28 @@ function showPins(event) {
   document.getElementById("pin-empty").hidden = event.pins.length > 0;
 }
 
+const TRACK_KEY = "roomscribe.captionTrack";
+
 function start(section) {
   const status = section.querySelector("#caption-status");
+  const chooser = section.querySelector("#caption-track");
+  const chosen = chooser ? (localStorage.getItem(TRACK_KEY) ?? "transcribe") : "transcribe";
   const view = new CaptionView({
     log: section.querySelector("#caption-log"),
     partials: section.querySelector("#caption-partial"),
     pause: section.querySelector("#caption-pause"),
     live: section.querySelector("#caption-live"),
+    track: chosen,
   });
+  if (chooser) {
+    chooser.hidden = false;
+    const radio = chooser.querySelector(`input[value="${chosen}"]`);
+    if (radio) radio.checked = true;
+    chooser.addEventListener("change", (e) => {
+      localStorage.setItem(TRACK_KEY, e.target.value);
+      view.setTrack(e.target.value);
+    });
+  }
   const stream = new RoomStream({
     socket: section.dataset.socket,
     events: section.dataset.events,
