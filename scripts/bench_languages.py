@@ -131,13 +131,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--streams", default="2,4,6")
     parser.add_argument("--per-round", type=int, default=4)
+    parser.add_argument("--beam", type=int, default=5, help="the live engine's beam size")
+    parser.add_argument("--capacity-only", action="store_true")
     args = parser.parse_args()
     settings = Settings(asr_threads=2)
     model = Transcriber.from_settings(settings, model="base", num_workers=2)
-    report: dict[str, Any] = {"model": "base", "cores": 2, "languages": offline(model)}
+    report: dict[str, Any] = {"model": "base", "cores": 2, "beam": args.beam,
+                              "languages": {} if args.capacity_only else offline(model)}
     langs = languages()
-    async with LiveEngine(model) as engine:
-        for at in range(0, len(langs), args.per_round):
+    async with LiveEngine(model, beam_size=args.beam) as engine:
+        for at in range(0, 0 if args.capacity_only else len(langs), args.per_round):
             group = langs[at: at + args.per_round]
             for language, result in (await live_round(engine, group)).items():
                 report["languages"][language].update(

@@ -109,13 +109,19 @@ def test_a_room_is_created_by_keyboard_and_listed(site: Site, browser: Browser) 
         tab.keyboard.press("Space")
         tab.keyboard.press("Tab")
         tab.keyboard.press("Space")
+        # The language list answers typing, as a native select does: "esp" finds español.
+        tab.keyboard.press("Tab")
+        expect(tab.locator("#f-language")).to_be_focused()
+        tab.keyboard.type("esp")
+        expect(tab.locator("#f-language")).to_have_value("es")
         tab_to(tab, "form[action='/rooms/new'] button")
         tab.keyboard.press("Enter")
         expect(tab.get_by_role("heading", level=1)).to_have_text("Host console: Keyboard hour")
         room_id = tab.url.split("/")[-2]
         room = site.api("GET", f"/rooms/{room_id}", host)
-        assert (room["state"], room["speak_policy"], room["record"], room["captions_public"]) \
-            == ("live", "followed", True, True)
+        assert (room["state"], room["speak_policy"], room["record"], room["captions_public"],
+                room["language"]) == ("live", "followed", True, True, "es")
+        expect(tab.get_by_role("group", name="Captions in")).to_be_visible()
 
         tab.goto(f"{site.url}/")
         live = tab.get_by_role("region", name="Live now")

@@ -66,6 +66,7 @@ def _room_fields(data: dict[str, Any]) -> dict[str, Any]:
         "record": checked(data, "record"),
         "captions_public": checked(data, "captions_public"),
         "visibility": value(data, "visibility") or "members",
+        "language": value(data, "language") or "en",
     }
 
 

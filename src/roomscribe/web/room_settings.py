@@ -35,6 +35,7 @@ def settings_values(room: RoomPublic) -> dict[str, Any]:
     when = room.scheduled_for.strftime("%Y-%m-%dT%H:%M") if room.scheduled_for else ""
     return {"title": room.title, "speak_policy": room.speak_policy, "record": room.record,
             "captions_public": room.captions_public, "visibility": room.visibility,
+            "language": room.language,
             "scheduled_for": when, "timezone": "UTC"}
 
 
