@@ -100,7 +100,7 @@ ENGLISH_WORDS = frozenset({
     "the", "of", "and", "to", "is", "it", "that", "this", "we", "you", "he", "she", "they",
     "are", "were", "be", "have", "has", "on", "for", "with", "not", "at", "by", "from", "as",
     "but", "or", "his", "her", "their", "our", "my", "your", "would", "can", "there", "what",
-    "which", "who", "a", "in", "was", "will",
+    "which", "who",
 })
 """English function words that are not also Spanish, German or French words ("a", "in",
 "was", "will"): their share of a text tells English from the languages of the corpus."""

@@ -117,7 +117,8 @@ async def test_a_room_in_two_other_languages_is_captioned_as_spoken_and_in_engli
                   f"{english_share(' '.join(e['text'] for e in said)):.2f})")
             assert live <= best + MARGIN, (who, live, best, [e["text"] for e in said])
             assert english_share(" ".join(e["text"] for e in english)) >= 0.15, english
-            assert english_share(" ".join(e["text"] for e in said)) < 0.05, said
+            # (A word or two of Spanish or German can be an English one too: "on", "is".)
+            assert english_share(" ".join(e["text"] for e in said)) < 0.10, said
 
         # The archive keeps the words as spoken.
         segments = (await client.get(f"/rooms/{room_id}/transcript/segments", "hana",
