@@ -66,6 +66,10 @@ async def worker(url: str, work: Pass, *, sweep: int = 1) -> AsyncIterator[None]
 @pytest.fixture
 async def queuer(redis_url: str) -> AsyncIterator[FinalPassQueue]:
     queue = FinalPassQueue(final_pass_queue(redis_url), heartbeat=2)
+    # Each test on an empty Redis: SAQ keeps its sweep lock for as long as the sweep period
+    # of the worker that took it (60 s in the first test), which would hold off the next
+    # test's sweeps.
+    await queue.queue.redis.flushdb()
     yield queue
     await queue.close()
 
