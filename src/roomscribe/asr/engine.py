@@ -104,6 +104,12 @@ def _is_hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> b
 Task = Literal["transcribe", "translate"]
 
 
+def needs_multilingual(language: str | None, task: Task) -> bool:
+    """A stream or window an English-only model cannot hear (another language, one still to
+    detect, or a translation)."""
+    return language != "en" or task != "transcribe"
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A stretch of one live stream to transcribe, with the committed text around it."""

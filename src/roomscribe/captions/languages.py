@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from types import TracebackType
 
-from roomscribe.asr.engine import Task
+from roomscribe.asr.engine import Task, needs_multilingual
 from roomscribe.captions.events import CaptionSink, LiveStream, Speaker
 from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.errors import ModelUnavailable
@@ -35,11 +35,6 @@ def tracks(room_language: str) -> list[tuple[str | None, Task]]:
     if language == ENGLISH:
         return [(ENGLISH, "transcribe")]
     return [(language, "transcribe"), (language, "translate")]
-
-
-def needs_multilingual(language: str | None, task: Task) -> bool:
-    """A stream the English-only model cannot hear."""
-    return language != "en" or task != "transcribe"
 
 
 class LanguageEngines:

@@ -30,7 +30,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from roomscribe.asr.engine import Hypothesis, Task, Transcriber, Window
+from roomscribe.asr.engine import Hypothesis, Task, Transcriber, Window, needs_multilingual
 from roomscribe.asr.streaming import (
     Caption,
     SpeechDetector,
@@ -162,7 +162,7 @@ class LiveEngine:
 
     async def ready(self, language: str | None, task: Task = "transcribe") -> None:
         """Streams this engine's model cannot hear are refused here, before any audio."""
-        if (language != "en" or task != "transcribe") and \
+        if needs_multilingual(language, task) and \
                 not getattr(self.transcriber, "multilingual", False):
             raise ModelUnavailable("this live engine's model hears English only")
 
