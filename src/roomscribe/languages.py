@@ -57,3 +57,17 @@ def check(code: str) -> str:
 def is_rtl(code: str | None) -> bool:
     lang = languages().get(code or "")
     return lang is not None and lang.rtl
+
+
+def find_language(value: str) -> str:
+    """The code of a language given as its code, its English name or its own name, in any
+    case ("es", "Spanish", "español"); `InvalidInput` if none matches."""
+    wanted = value.strip().casefold()
+    every = languages()
+    if wanted in every:
+        return wanted
+    for lang in every.values():
+        if wanted in (lang.english_name.casefold(), lang.name.casefold()):
+            return lang.code
+    raise InvalidInput(f"unknown language {value!r}: write its code (es), its English name "
+                       "(Spanish) or its own name (español)")

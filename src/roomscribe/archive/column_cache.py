@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from roomscribe.archive.documents import TEXT_ANALYZER
+from roomscribe.archive.analysis import TEXT_ANALYZER
 from roomscribe.archive.index import Index
 from roomscribe.archive.whoosh_columns import numeric_column
 
@@ -31,6 +31,7 @@ class SegmentColumns:
         self.room = numeric_column(reader, "room_key")
         self.visibility = numeric_column(reader, "visibility")
         self.host = numeric_column(reader, "host_key")
+        self.lang = numeric_column(reader, "lang_key")
         self._rooms: list[RoomRun] | None = None
         self._by_room: npt.NDArray[np.int64] | None = None
         self._lock = threading.Lock()

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whoosh import columns, fields
-from whoosh.analysis import Analyzer, RegexTokenizer, StemmingAnalyzer
-from whoosh.analysis.filters import LowercaseFilter
+from whoosh.analysis import SpaceSeparatedTokenizer
 
+from roomscribe.archive.analysis import WORDS, index_form
 from roomscribe.errors import InvalidInput
+from roomscribe.languages import ENGLISH
 from roomscribe.visibility import Visibility
 
 
@@ -37,15 +38,10 @@ class SegmentDoc:
     """Seconds on the room clock (also the position in the room's mix)."""
     end: float
     text: str
-
-
-WORD = r"\w+(\.?\w+)*"
-
-
-TEXT_ANALYZER: Analyzer = StemmingAnalyzer(expression=WORD, stoplist=None, minsize=1)
-
-
-NAME_ANALYZER: Analyzer = RegexTokenizer(WORD) | LowercaseFilter()
+    lang: str = ENGLISH
+    """The language of `text` (a Whisper code): how it is analysed, and what `lang:` finds."""
+    translated: bool = False
+    """On the English track of a room in another language (Whisper's translation)."""
 
 
 VISIBILITY_CODES = {Visibility.PUBLIC: 1, Visibility.MEMBERS: 2, Visibility.PRIVATE: 3}
@@ -64,8 +60,11 @@ def schema() -> fields.Schema:
         room_id=fields.ID(stored=True),  # indexed only to delete a room's segments by term
         room_title=fields.STORED,
         room_facts=fields.STORED,  # (date, visibility, host id) as given, for reconcile
-        speaker=fields.TEXT(stored=True, analyzer=NAME_ANALYZER),
-        text=fields.TEXT(stored=True, analyzer=TEXT_ANALYZER),
+        speaker=fields.TEXT(stored=True, analyzer=WORDS),
+        # Given the terms `archive.analysis` made in the segment's language; stores the words.
+        text=fields.TEXT(stored=True, analyzer=SpaceSeparatedTokenizer()),
+        lang=fields.ID(stored=True),  # indexed for its lexicon: the languages to search in
+        translated=fields.STORED,
         span=fields.STORED,  # (start, end) in milliseconds
         newest=fields.COLUMN(columns.NumericColumn("q", default=0)),
         date=fields.COLUMN(columns.NumericColumn("q", default=0)),
@@ -73,6 +72,7 @@ def schema() -> fields.Schema:
         visibility=fields.COLUMN(columns.NumericColumn("B", default=0)),
         host_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
         host_id=fields.COLUMN(columns.VarBytesColumn()),
+        lang_key=fields.COLUMN(columns.NumericColumn("q", default=0)),
     )
 
 
@@ -111,7 +111,11 @@ def document_of(doc: SegmentDoc) -> dict[str, Any]:
         "room_title": doc.room_title,
         "room_facts": (epoch(doc.room_date), visibility.value, host),
         "speaker": doc.speaker,
-        "text": doc.text,
+        "text": index_form(doc.text, doc.lang),
+        "_stored_text": doc.text,
+        "lang": doc.lang,
+        "lang_key": key_of(doc.lang),
+        "translated": doc.translated,
         "span": (round(doc.start * 1000), round(doc.end * 1000)),
         "newest": newest_key(doc.room_date, doc.start),
         "date": epoch(doc.room_date),

@@ -20,7 +20,7 @@ from roomscribe.archive.audience import PRIVATE_CODE, Audience
 from roomscribe.archive.column_cache import RoomRun, columns_of
 from roomscribe.archive.documents import key_of
 from roomscribe.archive.index import Index
-from roomscribe.archive.query_language import RoomMatch, is_filter
+from roomscribe.archive.query_language import LangMatch, RoomMatch, is_filter
 from roomscribe.errors import InvalidInput
 
 
@@ -129,10 +129,13 @@ class SegmentEvaluator:
         return self.of_mask(self.keep(q, np.arange(self.reader.doc_count_all())))
 
     def keep(self, q: query.Query, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """Which of `ids` a room or date filter lets through (tested on those ids only)."""
+        """Which of `ids` a room, language or date filter lets through (tested on those ids
+        only)."""
         if isinstance(q, RoomMatch):
             keys = np.array([r.key for r in self._rooms_for(q)[0]], dtype=np.int64)
             return np.isin(self.columns.room[ids], keys)
+        if isinstance(q, LangMatch):
+            return np.asarray(self.columns.lang[ids] == q.key, dtype=np.bool_)
         dates = self.columns.date[ids]
         keep = np.ones(ids.size, dtype=np.bool_)
         if q.start is not None:

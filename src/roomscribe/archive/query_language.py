@@ -9,6 +9,13 @@
     room:planning               the room's title or its id
     date:2026-11, date:2026-11-05, date:[2026-01-01 TO 2026-02-01], date:[TO 2026-03]
                                 the room's date (UTC); a range includes its last day or month
+    lang:es, lang:spanish, lang:español
+                                what was said in a language (a code, or its name in English or
+                                in itself); lang:en also finds the English track of rooms in
+                                other languages
+
+Each word is looked for in every language the archive holds, analysed as that language is
+(`archive.analysis`): the parser keeps plain words, and `in_languages` makes the search of them.
 
 Whoosh's own parser never refuses anything: an unclosed quote, a dangling AND or an unknown field
 just turn into words, so a typo would silently search for something else. A small scan before
@@ -24,11 +31,13 @@ from datetime import UTC, datetime, timedelta
 from whoosh import fields, qparser, query
 from whoosh.qparser.common import QueryParserError
 
-from roomscribe.archive.documents import NAME_ANALYZER, TEXT_ANALYZER
+from roomscribe.archive.analysis import TEXT_ANALYZER, WORDS, terms
+from roomscribe.archive.documents import key_of
 from roomscribe.errors import InvalidInput
+from roomscribe.languages import find_language
 
 MAX_QUERY_CHARS = 500
-FIELDS = ("speaker", "room", "date", "text")
+FIELDS = ("speaker", "room", "date", "lang", "text")
 
 
 # The scan before parsing
@@ -70,8 +79,8 @@ def _scan(text: str) -> None:
         if kind == "field":
             name = value[:-1]
             if name not in FIELDS:
-                raise InvalidInput(f"{where}: unknown field {name!r}; use speaker:, room: or "
-                                   "date: (put text with a colon in quotes)")
+                raise InvalidInput(f"{where}: unknown field {name!r}; use speaker:, room:, "
+                                   "date: or lang: (put text with a colon in quotes)")
             if prev == "field":
                 raise InvalidInput(f"{where}: a field name cannot follow another")
             prev = "field"
@@ -160,9 +169,10 @@ def _parser() -> qparser.QueryParser:
     # The parser's own schema: `room` is a pseudo-field rewritten below into RoomMatch, and
     # `date` parses strictly into epoch seconds. The index schema stays plain whoosh.
     schema = fields.Schema(
-        text=fields.TEXT(analyzer=TEXT_ANALYZER),
-        speaker=fields.TEXT(analyzer=NAME_ANALYZER),
+        text=fields.TEXT(analyzer=WORDS),
+        speaker=fields.TEXT(analyzer=WORDS),
         room=fields.ID,
+        lang=fields.ID,
         date=_DateField(),
     )
     parser = qparser.QueryParser("text", schema)
@@ -205,6 +215,15 @@ class RoomMatch(query.Term):  # type: ignore[misc]
                              for i in range(len(title_words) - n + 1))
 
 
+class LangMatch(query.Term):  # type: ignore[misc]
+    """`lang:value`: segments in that language, answered from the `lang_key` column."""
+
+    def __init__(self, value: str) -> None:
+        code = find_language(value)
+        super().__init__("lang", code)
+        self.key = key_of(code)
+
+
 def _leaves(q: query.Query) -> Iterator[query.Query]:
     yield q
     if not q.is_leaf():
@@ -217,6 +236,10 @@ def _rewrite(q: query.Query) -> query.Query:
         return RoomMatch(q.text)
     if isinstance(q, query.Phrase) and q.fieldname == "room":
         return RoomMatch(" ".join(q.words))
+    if isinstance(q, query.Term) and q.fieldname == "lang":
+        return LangMatch(q.text)
+    if isinstance(q, query.Phrase) and q.fieldname == "lang":
+        return LangMatch(" ".join(q.words))
     return q if q.is_leaf() else q.apply(_rewrite)
 
 
@@ -250,4 +273,29 @@ def is_date(q: query.Query) -> bool:
 
 def is_filter(q: query.Query) -> bool:
     """Answered from columns rather than postings."""
-    return isinstance(q, RoomMatch) or is_date(q)
+    return isinstance(q, RoomMatch | LangMatch) or is_date(q)
+
+
+def _in(words: list[str], lang: str) -> query.Query | None:
+    found = [term for word in words for term in terms(word, lang)]
+    if not found:
+        return None
+    return query.Term("text", found[0]) if len(found) == 1 else query.Phrase("text", found)
+
+
+def in_languages(q: query.Query, langs: frozenset[str]) -> query.Query:
+    """`q` with each word or phrase of the text looked for in each of `langs`, analysed as
+    that language is: "budgets" becomes budget OR es|budget OR …; a Chinese word becomes the
+    phrase of its characters."""
+    if isinstance(q, query.Term | query.Phrase) and q.fieldname == "text":
+        words = [q.text] if isinstance(q, query.Term) else list(q.words)
+        found: dict[str, query.Query] = {}
+        for lang in sorted(langs):
+            each = _in(words, lang)
+            if each is not None:
+                found.setdefault(repr(each), each)
+        alts = list(found.values())
+        if not alts:
+            return query.NullQuery
+        return alts[0] if len(alts) == 1 else query.Or(alts)
+    return q if q.is_leaf() else q.apply(lambda c: in_languages(c, langs))

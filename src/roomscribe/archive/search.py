@@ -25,9 +25,10 @@ from roomscribe.archive.audience import ANONYMOUS, Asker, Audience
 from roomscribe.archive.cost import MAX_COST, check_cost
 from roomscribe.archive.evaluator import SegmentEvaluator
 from roomscribe.archive.index import Index
-from roomscribe.archive.query_language import parse_query
+from roomscribe.archive.query_language import in_languages, parse_query
 from roomscribe.archive.snippets import marked_words, snippet
 from roomscribe.errors import InvalidInput
+from roomscribe.languages import ENGLISH
 
 MAX_PER_PAGE = 100
 
@@ -51,6 +52,10 @@ class SearchHit:
     """The segment as spoken, not escaped."""
     highlight: str
     """The segment as HTML: escaped, with `<mark>` around the words that matched."""
+    lang: str = ENGLISH
+    """The language of `text`: pages mark it (`lang`, and `dir` for right-to-left scripts)."""
+    translated: bool = False
+    """From the English track of a room in another language (machine translation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,7 @@ def search_sync(
     total = 0
     rows: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
     with index.searcher() as searcher:
+        parsed = in_languages(parsed, languages_in(searcher)).normalize()
         check_cost(parsed, searcher.reader(), max_cost)
         for leaf_searcher, offset in searcher.leaf_searchers():
             if leaf_searcher.reader().segment() is None:
@@ -124,12 +130,19 @@ def search_sync(
                       pages=max(1, math.ceil(total / per_page)))
 
 
+def languages_in(searcher: Any) -> frozenset[str]:
+    """The languages of the indexed segments (and English, the index's own)."""
+    return frozenset({ENGLISH, *(term.decode() for term in searcher.lexicon("lang"))})
+
+
 def _hit(stored: dict[str, Any], words: frozenset[str]) -> SearchHit:
     text: str = stored["text"]
+    lang: str = stored.get("lang", ENGLISH)
     start, end = stored["span"]
     return SearchHit(room_id=stored["room_id"], room_title=stored["room_title"],
                      speaker=stored["speaker"], start=start / 1000, end=end / 1000, text=text,
-                     highlight=snippet(text, words))
+                     highlight=snippet(text, words, lang), lang=lang,
+                     translated=bool(stored.get("translated", False)))
 
 
 async def search(

@@ -32,8 +32,9 @@ from sqlmodel import Session, col, select
 from whoosh import query
 
 from roomscribe.accounts.tables import Account
+from roomscribe.archive.analysis import analyzer, terms
 from roomscribe.archive.audience import ANONYMOUS, Asker
-from roomscribe.archive.documents import TEXT_ANALYZER, SegmentDoc
+from roomscribe.archive.documents import SegmentDoc
 from roomscribe.archive.index import Index
 from roomscribe.archive.query_language import parse_query
 from roomscribe.archive.reconciliation import ExpectedRoom, Reconciliation
@@ -57,7 +58,7 @@ def to_doc(room: Room, row: TranscriptSegment) -> SegmentDoc:
         segment_id=segment_id(row.room_id, row.version, row.position), room_id=row.room_id,
         room_title=room.title, room_date=room.started_at or room.created_at,
         visibility=room.visibility, host_id=str(room.host_id), speaker=row.speaker_name,
-        start=row.start, end=row.end, text=row.text)
+        start=row.start, end=row.end, text=row.text, lang=row.lang, translated=row.translated)
 
 
 def room_docs(session: Session, room_id: str) -> tuple[list[SegmentDoc], int | None]:
@@ -293,13 +294,14 @@ class ArchiveService:
             if room is None or not may_see(room.visibility, room.host_id, viewer):
                 continue
             said = words.get((hit.room_id, round(hit.start * 1000), hit.text), [])
-            at = _first_match(said, wanted)
+            at = _first_match(said, wanted, hit.lang)
             confirmed.append(hit if at is None else dataclasses.replace(hit, start=at))
         return tuple(confirmed)
 
 
 def _sequences(q: query.Query) -> Iterable[tuple[str, ...]]:
-    """The analysed words or phrases of transcript text a hit contains (never under a NOT)."""
+    """The words or phrases of transcript text a hit contains (never under a NOT), as parsed:
+    not yet analysed in any language."""
     if isinstance(q, query.Not):
         return
     if isinstance(q, query.Phrase) and q.fieldname == "text":
@@ -311,14 +313,17 @@ def _sequences(q: query.Query) -> Iterable[tuple[str, ...]]:
             yield from _sequences(child)
 
 
-def _first_match(words: Sequence[dict[str, Any]],
-                 wanted: Sequence[tuple[str, ...]]) -> float | None:
-    """Start of the first word where any of `wanted` begins; None if the words do not say."""
+def _first_match(words: Sequence[dict[str, Any]], wanted: Sequence[tuple[str, ...]],
+                 lang: str) -> float | None:
+    """Start of the first word where any of `wanted` begins, both analysed in `lang`; None if
+    the words do not say."""
     tokens = [(i, token.text) for i, word in enumerate(words)
-              for token in TEXT_ANALYZER(str(word.get("text", "")))]
+              for token in analyzer(lang)(str(word.get("text", "")))]
     texts = [text for _, text in tokens]
+    sought = [found for found in (tuple(t for w in seq for t in terms(w, lang)) for seq in wanted)
+              if found]
     for k in range(len(tokens)):
-        if any(tuple(texts[k:k + len(seq)]) == seq for seq in wanted):
+        if any(tuple(texts[k:k + len(seq)]) == seq for seq in sought):
             return float(words[tokens[k][0]]["start"])
     return None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from whoosh import highlight, query
 
-from roomscribe.archive.documents import TEXT_ANALYZER
+from roomscribe.archive.analysis import analyzer
 from roomscribe.archive.query_language import is_filter
 
 
@@ -36,9 +36,10 @@ def marked_words(q: query.Query, negated: bool = False) -> set[str]:
     return set().union(*(marked_words(c) for c in q.children())) if not q.is_leaf() else set()
 
 
-def snippet(text: str, words: frozenset[str]) -> str:
+def snippet(text: str, words: frozenset[str], lang: str) -> str:
+    """`words` are index terms (`archive.analysis`), so `text` is analysed in its language."""
     if words:
-        marked: str = highlight.highlight(text, words, TEXT_ANALYZER, highlight.WholeFragmenter(),
+        marked: str = highlight.highlight(text, words, analyzer(lang), highlight.WholeFragmenter(),
                                           _MarkFormatter(), top=1)
         if marked:
             return marked

@@ -87,7 +87,8 @@ def sentences(segment: Segment) -> list[Segment]:
     if len(pieces) == 1:
         return [segment]
     return [Segment(start=p[0].start, end=p[-1].end, text=" ".join(w.text for w in p),
-                    words=tuple(p), speaker=segment.speaker) for p in pieces]
+                    words=tuple(p), speaker=segment.speaker, language=segment.language)
+            for p in pieces]
 
 
 def speech_clips(audio: npt.NDArray[np.float32],
@@ -145,8 +146,9 @@ def transcribe_track(model: OfflineTranscriber, reader: Track,
             heard = np.concatenate([audio[int(a * SAMPLE_RATE): int(b * SAMPLE_RATE)]
                                     for a, b in clips])
             options = dataclasses.replace(options, language=model.detect_language(heard)[0])
-        found = model.transcribe(audio, options=options, offset=position,
-                                 batch_size=BATCH_SIZE, clips=clips) if clips else []
+        found = [dataclasses.replace(s, language=options.language)
+                 for s in model.transcribe(audio, options=options, offset=position,
+                                           batch_size=BATCH_SIZE, clips=clips)] if clips else []
         cut = stop - OVERLAP
         later = [s for s in found if s.end > cut]
         resume = min((s.start for s in later), default=cut)

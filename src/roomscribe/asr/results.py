@@ -26,3 +26,5 @@ class Segment:
     words: tuple[Word, ...] = field(default_factory=tuple)
     speaker: str | None = None
     """Display name of who spoke, when known (each room track is one speaker)."""
+    language: str | None = None
+    """What it is in (a Whisper code), when the caller asked or the model detected it."""

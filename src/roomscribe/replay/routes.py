@@ -9,13 +9,14 @@ from typing import Annotated
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter
 from litestar.response import Stream
 from sqlmodel import SQLModel
 
 from roomscribe.accounts.tables import Account
 from roomscribe.recordings.routes import mix_response
 from roomscribe.replay.service import Replay, ReplayService
+from roomscribe.transcripts.schemas import Track, TrackPublic
 from roomscribe.visibility import Visibility
 
 ROOM = "/{room_id:str}/replay"
@@ -49,6 +50,8 @@ class ReplayPublic(SQLModel):
     """When the retention policy deleted it, once it has."""
     audio_url: str
     captions_url: str
+    tracks: list[TrackPublic]
+    """Caption tracks, each at `captions_url?track=…`."""
     lines: list[ReplayLine]
 
 
@@ -59,6 +62,7 @@ def replay_public(replay: Replay) -> ReplayPublic:
         started_at=replay.room.started_at, ended_at=replay.room.ended_at,
         playable=replay.playable, preparing=replay.preparing, deleted_on=replay.deleted_on,
         audio_url=f"{base}/audio", captions_url=f"{base}/captions.vtt",
+        tracks=list(replay.tracks),
         lines=[ReplayLine(start=s.start, end=s.end, speaker=s.speaker, text=s.text)
                for s in replay.segments])
 
@@ -87,9 +91,11 @@ class ReplayController(Controller):
     @get(ROOM + "/captions.vtt", operation_id="getReplayCaptions", media_type=VTT)
     async def captions(self, room_id: FromPath[str],
                        stream_viewer: NamedDependency[Account | None],
-                       replay: NamedDependency[ReplayService]) -> Response[str]:
-        """The transcript as a WebVTT captions track."""
-        return captions_response(await replay.captions(stream_viewer, room_id))
+                       replay: NamedDependency[ReplayService],
+                       track: FromQuery[Track] = "spoken") -> Response[str]:
+        """The transcript as a WebVTT captions track: as spoken, or (`track=english`) the
+        English track of a room in another language (`tracks` lists what a room has)."""
+        return captions_response(await replay.captions(stream_viewer, room_id, track))
 
 
 def captions_response(vtt: str) -> Response[str]:

@@ -38,6 +38,7 @@ from roomscribe.recordings.tables import Recording, RecordingState
 from roomscribe.retention.outcomes import Kept
 from roomscribe.retention.service import RetentionService
 from roomscribe.rooms.tables import Room, RoomState
+from roomscribe.transcripts.schemas import Track, TrackPublic
 from roomscribe.transcripts.service import TranscriptService
 from roomscribe.visibility import Visibility, may_see
 
@@ -56,6 +57,8 @@ class Replay:
     segments: tuple[Segment, ...]
     """The archived transcript, while the retention policy keeps it."""
     kept: Kept
+    tracks: tuple[TrackPublic, ...] = ()
+    """Its caption tracks: as spoken, and English for a room in another language."""
 
     @property
     def deleted_on(self) -> datetime | None:
@@ -114,7 +117,9 @@ class ReplayService:
             room = self._room(viewer, room_id)
             kept = self.retention.kept(room_id, now=self.clock())
             segments = self.transcripts.archived(room_id) if kept.available else []
-            return Replay(room, self.recordings.recording(room_id), tuple(segments), kept)
+            tracks = self.transcripts.archived_tracks(room_id) if kept.available else []
+            return Replay(room, self.recordings.recording(room_id), tuple(segments), kept,
+                          tuple(tracks))
 
         return await asyncio.to_thread(work)
 
@@ -134,11 +139,12 @@ class ReplayService:
 
         return await asyncio.to_thread(work)
 
-    async def captions(self, viewer: Account | None, room_id: str) -> str:
-        """The archived transcript as WebVTT, for the player's captions track."""
+    async def captions(self, viewer: Account | None, room_id: str,
+                       track: Track = "spoken") -> str:
+        """The archived transcript as WebVTT, for the player's captions tracks."""
         def work() -> str:
             self._room(viewer, room_id)
             self._kept(room_id)
-            return render(self.transcripts.archived(room_id), "vtt")
+            return render(self.transcripts.archived(room_id, track), "vtt")
 
         return await asyncio.to_thread(work)

@@ -62,6 +62,8 @@ class Connection:
         """The client's address, which connection limits count by (None: not limited)."""
         self._muted = False
         self._on_mute: list[Callable[[bool], None]] = []
+        self._language: str | None = None
+        self._on_language: list[Callable[[str], None]] = []
         self._stop: asyncio.Future[Close] = asyncio.get_running_loop().create_future()
         self._on_stop: list[Callable[[], None]] = []
         self.finished = asyncio.Event()
@@ -90,6 +92,22 @@ class Connection:
     def on_mute(self, callback: Callable[[bool], None]) -> None:
         """Be told each time the connection is muted or unmuted."""
         self._on_mute.append(callback)
+
+    @property
+    def language(self) -> str | None:
+        """What a speaker's connection is heard as, once they or a moderator set it."""
+        return self._language
+
+    @language.setter
+    def language(self, language: str) -> None:
+        if language != self._language:
+            self._language = language
+            for callback in list(self._on_language):
+                callback(language)
+
+    def on_language(self, callback: Callable[[str], None]) -> None:
+        """Be told each time the speaker's language is set."""
+        self._on_language.append(callback)
 
     def on_stop(self, callback: Callable[[], None]) -> None:
         if self._stop.done():

@@ -47,6 +47,8 @@ class Voice:
     name: str
     role: Role
     muted: bool = False
+    language: str | None = None
+    """Set by them or a moderator (`Member.language`); None: the room's, or detected."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,8 @@ class LiveRoom:
         return {
             "type": "roster", "room": self.id,
             "voices": [{"id": v.handle, "name": v.name, "role": str(v.role), "muted": v.muted,
-                        "streaming": v.handle in audience.streaming} for _, v in voices],
+                        "language": v.language, "streaming": v.handle in audience.streaming}
+                       for _, v in voices],
             "listeners": [{"id": who.id, "name": who.name} for who in audience.listeners],
             "listener_count": audience.listener_count,
             "anonymous": audience.anonymous,

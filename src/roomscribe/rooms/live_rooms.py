@@ -126,6 +126,7 @@ class _VoiceMessage(msgspec.Struct):
     name: str
     role: str
     muted: bool = False
+    language: str | None = None
 
 
 class _Control(msgspec.Struct):
@@ -273,13 +274,17 @@ class LiveRooms:
         if mirror:
             self._mirror(room, "voice", account=account_id,
                          voice=None if voice is None else _VoiceMessage(
-                             voice.handle, voice.name, str(voice.role), voice.muted))
+                             voice.handle, voice.name, str(voice.role), voice.muted,
+                             voice.language))
         if voice is None:
             room.voices.pop(account_id, None)
             self._stop(room.audio.get(account_id), REVOKED)
         else:
             room.voices[account_id] = voice
             self.set_muted(room, account_id, voice.muted, mirror=False)
+            conn = room.audio.get(account_id)
+            if conn is not None and voice.language is not None:
+                conn.language = voice.language
         self.roster_changed(room)
 
     def set_muted(self, room: LiveRoom, account_id: int, muted: bool, *,
@@ -348,7 +353,7 @@ class LiveRooms:
         if message.op == "voice":
             voice = None if message.voice is None else Voice(
                 message.voice.handle, message.voice.name, Role(message.voice.role),
-                message.voice.muted)
+                message.voice.muted, message.voice.language)
             self.set_voice(room, account, voice, mirror=False)
         elif message.op == "muted":
             self.set_muted(room, account, bool(message.muted), mirror=False)

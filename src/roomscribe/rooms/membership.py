@@ -33,6 +33,7 @@ from roomscribe.rooms.schemas import (
     InvitationCreate,
     MemberPublic,
     RoleChange,
+    SpeakerLanguage,
     SpeakRequestCreate,
 )
 from roomscribe.rooms.store import RoomStore
@@ -225,6 +226,25 @@ class MembershipService:
             if member.role not in rules.VOICES:
                 raise Conflict(f"{target.handle} is not speaking")
             member.muted = True
+            session.add(member)
+            return target, member
+
+        return await self._voice(room_id, work)
+
+    async def set_language(self, caller: Account, room_id: str, handle: str,
+                           data: SpeakerLanguage) -> MemberPublic:
+        """Say what a speaker speaks (a correction of what was detected): their captions hear
+        it from now on, without restarting their stream, and at every later start."""
+        def work(session: Session) -> tuple[Account, Member]:
+            room = records.room(session, room_id)
+            target = require_account(session, handle=handle)
+            member = records.member(session, room_id, target)
+            rules.check_may_set_language(actor=records.role(session, room_id, caller),
+                                         is_self=target.id == caller.id,
+                                         room_language=room.language, language=data.language)
+            if member.role not in rules.VOICES:
+                raise Conflict(f"{target.handle} is not speaking")
+            member.language = data.language
             session.add(member)
             return target, member
 

@@ -119,7 +119,8 @@ def members_with_accounts(session: Session, room_id: str) -> list[tuple[Member, 
 
 
 def voice(account: Account, standing: Member) -> Voice:
-    return Voice(account.handle, account.display_name, standing.role, standing.muted)
+    return Voice(account.handle, account.display_name, standing.role, standing.muted,
+                 standing.language)
 
 
 def check_can_listen(found: Room, viewer: Account | None, viewer_role: Role) -> None:
@@ -180,7 +181,7 @@ def member_public(account: Account, standing: Member) -> MemberPublic:
     return MemberPublic(handle=account.handle, display_name=account.display_name,
                         role=standing.role, muted=standing.muted,
                         requested_at=standing.requested_at, invited_at=standing.invited_at,
-                        consent_at=standing.consent_at)
+                        consent_at=standing.consent_at, language=standing.language)
 
 
 _ORDER = {Role.HOST: 0, Role.COHOST: 1, Role.SPEAKER: 2, Role.LISTENER: 3, Role.BLOCKED: 4}

@@ -32,6 +32,7 @@ from roomscribe.rooms.schemas import (
     RoomCreate,
     RoomPublic,
     RoomUpdate,
+    SpeakerLanguage,
     SpeakRequestCreate,
 )
 from roomscribe.rooms.service import RoomService
@@ -162,6 +163,15 @@ class RoomController(Controller):
                    caller: NamedDependency[Account],
                    membership: NamedDependency[MembershipService]) -> MemberPublic:
         return await membership.mute(caller, room_id, handle)
+
+    @put(MEMBER + "/language", operation_id="setSpeakerLanguage")
+    async def set_language(self, room_id: FromPath[str], handle: FromPath[str],
+                           data: JSONBody[SpeakerLanguage], caller: NamedDependency[Account],
+                           membership: NamedDependency[MembershipService]) -> MemberPublic:
+        """The language a speaker speaks, in a room in another language than English: the
+        speaker themselves, or the host or a co-host correcting what was detected. Their
+        captions hear it from the next words on."""
+        return await membership.set_language(caller, room_id, handle, data)
 
     @post(MEMBER + "/unmute", operation_id="unmuteMember", status_code=HTTP_200_OK)
     async def unmute(self, room_id: FromPath[str], handle: FromPath[str],

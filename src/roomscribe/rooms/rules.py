@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from roomscribe.errors import Conflict, Forbidden, InvalidInput, Unprocessable
+from roomscribe.languages import DETECT, ENGLISH
 from roomscribe.rooms.tables import Role, RoomState, SpeakPolicy
 
 MAX_COHOSTS = 2
@@ -103,6 +104,20 @@ def check_host(role: Role) -> None:
 def check_moderator(role: Role) -> None:
     if role not in MODERATORS:
         raise Forbidden("only the host or a co-host may do this")
+
+
+def check_may_set_language(*, actor: Role, is_self: bool, room_language: str,
+                           language: str) -> None:
+    """A speaker's language is theirs to say, or a moderator's to correct, in a room heard by
+    the multilingual model: an English room's model hears English alone."""
+    if not is_self:
+        check_moderator(actor)
+    if room_language == ENGLISH:
+        raise Conflict("this room is captioned in English only; a room's language is chosen "
+                       "before it starts (choose another language, or detect, for rooms "
+                       "where speakers differ)")
+    if language == DETECT:
+        raise InvalidInput("give the language the speaker speaks, such as 'es'")
 
 
 def check_outranks(actor: Role, target: Role) -> None:

@@ -79,6 +79,15 @@ class MemberPublic(SQLModel):
     """Set while an invitation to speak is open."""
     consent_at: datetime | None
     """When they agreed to be recorded, in a recorded room."""
+    language: str | None = None
+    """The language they speak, when they or a moderator set it (else the room's, or
+    detected)."""
+
+
+class SpeakerLanguage(SQLModel):
+    language: LanguageCode
+    """What the speaker speaks: a Whisper code ("es", "de", …). Captions hear it from now on,
+    without restarting their stream."""
 
 
 class SpeakRequestCreate(SQLModel):

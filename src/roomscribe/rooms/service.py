@@ -32,6 +32,7 @@ from roomscribe.captions.events import Speaker
 from roomscribe.captions.languages import tracks
 from roomscribe.config import Settings
 from roomscribe.errors import Conflict, Forbidden, ModelUnavailable
+from roomscribe.languages import ENGLISH
 from roomscribe.ratelimit import RateLimiter
 from roomscribe.rooms import records, rules
 from roomscribe.rooms.audio import AudioSink, CaptionSource, SpeakerFeed
@@ -425,4 +426,7 @@ class RoomService:
                            captions=self.captions, sink=self.store.live.caption_sink(live),
                            recorder=self.recorder if room.record else None,
                            room_time=live.room_time, tracks=streams)
+        if member.language is not None and room.language != ENGLISH:
+            feed.set_language(member.language)
+        conn.on_language(feed.set_language)
         return live, feed

@@ -87,6 +87,9 @@ class Member(SQLModel, table=True):
     """Set while an invitation to speak is open."""
     consent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     """When this account agreed to be recorded (recorded rooms only); kept as evidence."""
+    language: str | None = Field(default=None, max_length=8)
+    """What this speaker speaks, set by them or a moderator in a room in another language than
+    English (a correction of what was detected); None: the room's language, or detected."""
 
 
 class Presence(SQLModel, table=True):

@@ -125,11 +125,15 @@ class FinalPass:
                 session.add(transcript)
                 return False
             number = records.new_version(session, room_id, Source.FINAL_PASS)
+            room = session.get(Room, room_id)
+            spoken = room.language if room is not None and room.language != DETECT else ENGLISH
             session.add_all(
                 TranscriptSegment(room_id=room_id, version=number, position=i,
                                   speaker_id=handle, speaker_name=s.speaker or handle,
-                                  start=s.start, end=s.end, text=s.text, words=words_json(s.words))
+                                  start=s.start, end=s.end, text=s.text,
+                                  lang=s.language or spoken, words=words_json(s.words))
                 for i, (handle, s) in enumerate(outcome))
+            records.carry_translation(session, room_id, LIVE_VERSION, number, len(outcome))
             transcript.sqlmodel_update({"stage": Stage.FINAL, "current": number, "note": None,
                                         "updated_at": utcnow()})
             session.add(transcript)

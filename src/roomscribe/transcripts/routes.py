@@ -10,13 +10,18 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from roomscribe.accounts.tables import Account
 from roomscribe.captions.formats import Format
 from roomscribe.params import Cursor
 from roomscribe.retention.outcomes import RETAIN_UNTIL_HEADER
-from roomscribe.transcripts.schemas import CorrectionCreate, SegmentsPublic, TranscriptPublic
+from roomscribe.transcripts.schemas import (
+    CorrectionCreate,
+    SegmentsPublic,
+    Track,
+    TranscriptPublic,
+)
 from roomscribe.transcripts.service import Export, TranscriptService
 
 ROOM = "/{room_id:str}/transcript"
@@ -37,9 +42,12 @@ class TranscriptController(Controller):
         transcripts: NamedDependency[TranscriptService],
         fmt: Annotated[Format, QueryParameter(name="format")] = "vtt",
         version: Cursor = None,
+        track: FromQuery[Track] = "spoken",
     ) -> Response[str]:
-        """The archived transcript (or `version`) as WebVTT with voice spans, SRT, text or JSON."""
-        return _download(await transcripts.export(downloader, room_id, fmt, version))
+        """The archived transcript (or `version`) as WebVTT with voice spans, SRT, text or JSON:
+        the words as spoken, or (`track=english`) the English track of a room in another
+        language."""
+        return _download(await transcripts.export(downloader, room_id, fmt, version, track))
 
     @get(ROOM + "/versions", operation_id="getTranscript")
     async def info(self, room_id: FromPath[str], caller: NamedDependency[Account],

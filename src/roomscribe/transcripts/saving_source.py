@@ -31,9 +31,7 @@ class SavingCaptionSource:
     def open(self, *, room: str, speaker: Speaker, origin: float, sink: CaptionSink,
              language: str | None = "en", task: Task = "transcribe") -> LiveStream:
         async def save_then_publish(event: CaptionEvent) -> None:
-            # The English track of a room in another language is live only, for now: the
-            # archive keeps the words as spoken.
-            if event.type == "final" and event.task == "transcribe":
+            if event.type == "final":
                 try:
                     await self.transcripts.save_final(event)
                 except Exception:

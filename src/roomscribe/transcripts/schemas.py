@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
@@ -22,6 +22,21 @@ class VersionPublic(SQLModel):
     segments: int
 
 
+Track = Literal["spoken", "english"]
+"""Which words of a transcript: as spoken (the room's language, or each speaker's), or the
+English track (Whisper's translation, for rooms in another language; the words as spoken in an
+English room)."""
+
+
+class TrackPublic(SQLModel):
+    track: Track
+    lang: str
+    """Its language, as a WebVTT `srclang` (for a room of several languages, the most spoken)."""
+    label: str
+    """What a player's caption menu calls it: "español (Spanish)", "English (machine
+    translation)"."""
+
+
 class TranscriptPublic(SQLModel):
     room_id: str
     stage: Stage
@@ -30,6 +45,8 @@ class TranscriptPublic(SQLModel):
     note: str | None
     """Why there is no final pass, when there is none."""
     versions: list[VersionPublic]
+    tracks: list[TrackPublic]
+    """The archived version's caption tracks: exports and the replay offer each."""
 
 
 class SegmentPublic(SQLModel):
@@ -41,6 +58,8 @@ class SegmentPublic(SQLModel):
     """Seconds on the room clock, which is also the position in the room's recording."""
     end: float
     text: str
+    lang: str
+    """The language it was said in (a Whisper code)."""
 
 
 class SegmentsPublic(SQLModel):

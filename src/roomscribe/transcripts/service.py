@@ -60,6 +60,8 @@ from roomscribe.transcripts.schemas import (
     CorrectionCreate,
     SegmentPublic,
     SegmentsPublic,
+    Track,
+    TrackPublic,
     TranscriptPublic,
 )
 from roomscribe.transcripts.tables import (
@@ -202,7 +204,8 @@ class TranscriptService:
             row = TranscriptSegment(
                 room_id=event.room, version=LIVE_VERSION, position=position, seq=event.seq,
                 speaker_id=event.speaker.id, speaker_name=event.speaker.name, start=event.start,
-                end=event.end, text=event.text, words=words_json(event.words))
+                end=event.end, text=event.text, lang=event.lang,
+                translated=event.task == "translate", words=words_json(event.words))
             session.add(row)
             session.flush()
             return row
@@ -260,12 +263,14 @@ class TranscriptService:
     # Reading
 
     async def export(self, caller: Account, room_id: str, fmt: Format,
-                     version: int | None = None) -> Export:
-        """A version (the archived one by default) as VTT, SRT, text or JSON."""
+                     version: int | None = None, track: Track = "spoken") -> Export:
+        """A version (the archived one by default) as VTT, SRT, text or JSON: the words as
+        spoken, or the English track."""
         def work() -> Export:
-            retain_until, number, rows = self._readable(caller, room_id, version)
+            retain_until, number, rows = self._readable(caller, room_id, version, track)
             content = render([to_segment(row) for row in rows], fmt)
-            return Export(content, MEDIA_TYPES[fmt], f"{room_id}-v{number}.{fmt}", retain_until)
+            name = f"{room_id}-v{number}{'-en' if track == 'english' else ''}.{fmt}"
+            return Export(content, MEDIA_TYPES[fmt], name, retain_until)
 
         return await asyncio.to_thread(work)
 
@@ -276,13 +281,13 @@ class TranscriptService:
             _, number, rows = self._readable(caller, room_id, version)
             return SegmentsPublic(room_id=room_id, version=number, segments=[
                 SegmentPublic(index=i, speaker_id=row.speaker_id, speaker=row.speaker_name,
-                              start=row.start, end=row.end, text=row.text)
+                              start=row.start, end=row.end, text=row.text, lang=row.lang)
                 for i, row in enumerate(rows)])
 
         return await asyncio.to_thread(work)
 
-    def _readable(self, caller: Account, room_id: str,
-                  version: int | None) -> tuple[datetime, int, list[TranscriptSegment]]:
+    def _readable(self, caller: Account, room_id: str, version: int | None,
+                  track: Track = "spoken") -> tuple[datetime, int, list[TranscriptSegment]]:
         with Session(self.engine) as session:
             archived_room(session, caller, room_id)
         assert caller.id is not None, "stored accounts have ids"
@@ -294,16 +299,26 @@ class TranscriptService:
             number = transcript.current if version is None else version
             if session.get(TranscriptVersion, (room_id, number)) is None:
                 raise NotFound(f"room {room_id} has no transcript version {number}")
-            return retain_until, number, records.rows(session, room_id, number)
+            return retain_until, number, records.track_rows(session, room_id, number, track)
 
-    def archived(self, room_id: str) -> list[Segment]:
+    def archived(self, room_id: str, track: Track = "spoken") -> list[Segment]:
         """The archived version (final pass or latest correction) in time order, with no access
         check: callers apply their own rule first; [] once purged. Blocking."""
         with Session(self.engine) as session:
             transcript = session.get(Transcript, room_id)
             if transcript is None or transcript.stage is Stage.PURGED:
                 return []
-            return [to_segment(row) for row in records.rows(session, room_id, transcript.current)]
+            return [to_segment(row) for row in
+                    records.track_rows(session, room_id, transcript.current, track)]
+
+    def archived_tracks(self, room_id: str) -> list[TrackPublic]:
+        """The archived version's caption tracks (none once purged), with no access check.
+        Blocking."""
+        with Session(self.engine) as session:
+            transcript = session.get(Transcript, room_id)
+            if transcript is None or transcript.stage is Stage.PURGED:
+                return []
+            return records.tracks(session, room_id, transcript.current)
 
     async def info(self, caller: Account, room_id: str) -> TranscriptPublic:
         """Where the transcript is (final pass pending or done) and its versions."""
@@ -344,15 +359,16 @@ class TranscriptService:
                     raise InvalidInput("the edits change nothing")
                 number = records.new_version(session, room_id, Source.CORRECTION, base=data.base,
                                       author_id=caller.id)
+                kept = [(r, t, who) for r, t, who in edited if t]
                 session.add_all(
                     TranscriptSegment(
                         room_id=room_id, version=number, position=position,
                         speaker_id=row.speaker_id, speaker_name=speaker,
-                        start=row.start, end=row.end, text=text,
+                        start=row.start, end=row.end, text=text, lang=row.lang,
                         # Word timings describe the old text; the captions spread the new one.
                         words=row.words if text == row.text else [])
-                    for position, (row, text, speaker) in enumerate(
-                        (r, t, who) for r, t, who in edited if t))
+                    for position, (row, text, speaker) in enumerate(kept))
+                records.carry_translation(session, room_id, data.base, number, len(kept))
                 transcript.sqlmodel_update({"current": number, "updated_at": utcnow()})
                 session.add(transcript)
                 session.flush()

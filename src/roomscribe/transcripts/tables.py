@@ -87,5 +87,10 @@ class TranscriptSegment(SQLModel, table=True):
     start: float
     end: float
     text: str
+    lang: str = Field(default="en", max_length=8)
+    """The language of `text` (a Whisper code): as spoken, or "en" on the English track."""
+    translated: bool = False
+    """On the English track: Whisper's translation of what was said, kept beside the words as
+    spoken (which the host corrects and the final pass re-hears); a room in English has none."""
     words: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     """`{"start", "end", "text", "p"}` per word; empty once a correction changed the text."""

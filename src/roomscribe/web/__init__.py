@@ -97,6 +97,7 @@ def _configure(engine: JinjaTemplateEngine) -> None:
     env.trim_blocks = env.lstrip_blocks = True
     env.filters["when"] = when
     env.globals["languages"] = languages.languages()
+    env.tests["rtl"] = languages.is_rtl
     env.globals.update(
         version=__version__, reactions=REACTIONS, role_names=ROLE_NAMES,
         visibilities=VISIBILITIES, audiences=AUDIENCE,

@@ -29,6 +29,7 @@ from roomscribe.recordings.routes import mix_response
 from roomscribe.replay.routes import captions_response
 from roomscribe.replay.service import Replay, ReplayService
 from roomscribe.reports.service import ReportService
+from roomscribe.transcripts.schemas import Track
 from roomscribe.web.responses import render, sentence
 
 REPLAY = "/r/{room_id:str}/replay"
@@ -139,9 +140,10 @@ class ArchivePageController(Controller):
 
     @get(REPLAY + "/captions.vtt")
     async def captions(self, room_id: FromPath[str], page_viewer: NamedDependency[Account | None],
-                       replay: NamedDependency[ReplayService]) -> Response[str]:
-        """The replay's captions track."""
-        return captions_response(await replay.captions(page_viewer, room_id))
+                       replay: NamedDependency[ReplayService],
+                       track: FromQuery[Track] = "spoken") -> Response[str]:
+        """The replay's captions tracks."""
+        return captions_response(await replay.captions(page_viewer, room_id, track))
 
 
 ORDER_NAMES: dict[Order, str] = {Order.NEWEST: "Newest rooms first",

@@ -125,7 +125,9 @@ async def test_a_hit_says_where_and_who_with_the_match_marked(api: Api) -> None:
     body = response.json()
     assert set(body) == {"hits", "total", "page", "pages"} and body["total"] == 1
     (hit,) = body["hits"]
-    assert set(hit) == {"room_id", "room_title", "speaker", "start", "end", "text", "highlight"}
+    assert set(hit) == {"room_id", "room_title", "speaker", "start", "end", "text", "highlight",
+                        "lang", "translated"}
+    assert (hit["lang"], hit["translated"]) == ("en", False)
     assert (hit["room_id"], hit["room_title"], hit["speaker"]) == (
         room, "Quarterly review", "Ada Lovelace")
     assert hit["text"] == "so the <b> quarterly budget is late"

@@ -11,7 +11,10 @@ on this machine's two cores (each speaker as spoken and in English). Run once.
   path loses little;
 - the English track (`task: translate`) is English: its words are mostly English function
   words where the spoken track's are not;
-- the archive keeps the words as spoken (the English track is live only, for now).
+- the archive keeps both tracks, each segment with its language: after the final pass (which
+  re-hears the words as spoken, in each track's detected language) the transcript offers a
+  spoken and an English caption track, each exported as WebVTT, and search finds the room's
+  words with `lang:` in each language.
 """
 
 from __future__ import annotations
@@ -120,9 +123,43 @@ async def test_a_room_in_two_other_languages_is_captioned_as_spoken_and_in_engli
             # (A word or two of Spanish or German can be an English one too: "on", "is".)
             assert english_share(" ".join(e["text"] for e in said)) < 0.10, said
 
-        # The archive keeps the words as spoken.
+        # The archive keeps the words as spoken, each in its language …
         segments = (await client.get(f"/rooms/{room_id}/transcript/segments", "hana",
                                      params={"version": 0})).json()["segments"]
-        archived = sorted((s["speaker_id"], s["text"]) for s in segments)
-        assert archived == sorted((w, e["text"]) for w in SPEAKERS
+        archived = sorted((s["speaker_id"], s["lang"], s["text"]) for s in segments)
+        assert archived == sorted((w, SPEAKERS[w], e["text"]) for w in SPEAKERS
                                   for e in finals(w, "transcribe"))
+
+        # … and, once the final pass has re-heard them, offers both caption tracks.
+        async def settled() -> dict[str, Any] | None:
+            info = (await client.get(f"/rooms/{room_id}/transcript/versions", "hana")).json()
+            return info if info["stage"] == "final" else None
+
+        info = await until(settled, within=240, what="the final pass")
+        assert [t["track"] for t in info["tracks"]] == ["spoken", "english"], info
+        assert info["tracks"][0]["lang"] in SPEAKERS.values()
+        assert info["tracks"][1] == {"track": "english", "lang": "en",
+                                     "label": "English (machine translation)"}
+        final = (await client.get(f"/rooms/{room_id}/transcript/segments", "hana")).json()
+        assert {(s["speaker_id"], s["lang"]) for s in final["segments"]} == set(SPEAKERS.items())
+        english_vtt = (await client.get(f"/rooms/{room_id}/transcript", "hana",
+                                        params={"track": "english"})).text
+        spoken_vtt = (await client.get(f"/rooms/{room_id}/transcript", "hana")).text
+        assert english_vtt.startswith("WEBVTT") and spoken_vtt.startswith("WEBVTT")
+        assert english_share(english_vtt) >= 0.15 > english_share(spoken_vtt) + 0.05
+
+        # Search finds each language's words with `lang:`; the English track is lang:en.
+        async def hits(q: str) -> list[dict[str, Any]]:
+            found = (await client.get("/search", "hana", params={"q": q})).json()
+            return [h for h in found["hits"] if h["room_id"] == room_id]
+
+        for who, language in SPEAKERS.items():
+            word = max((s["text"] for s in final["segments"] if s["speaker_id"] == who),
+                       key=len).split()[0]
+            found = await until(lambda q=f'"{word}" lang:{language}': hits(q), within=30, every=0.5,
+                                what=f"{language} words in search")
+            assert {(h["lang"], h["translated"]) for h in found} == {(language, False)}
+            assert not await hits(f'"{word}" lang:{"de" if language == "es" else "es"}')
+        english = next(e["text"] for e in finals("ana", "translate") if len(e["text"]) > 10)
+        found = await hits(f'"{english.split()[0]}" lang:en')
+        assert found and all(h["translated"] and h["lang"] == "en" for h in found)

@@ -24,6 +24,7 @@ from litestar import Litestar
 from sqlmodel import select
 
 from roomscribe.accounts.tables import Account, AuthToken
+from roomscribe.asr.engine import Task
 from roomscribe.captions.events import CaptionEvent, CaptionSink, Speaker
 from roomscribe.db import session_scope
 
@@ -40,9 +41,11 @@ class FakeStream:
     """A partial after each push; a final once `final_every` seconds of audio are uncommitted."""
 
     def __init__(self, source: FakeCaptionSource, room: str, speaker: Speaker, origin: float,
-                 sink: CaptionSink) -> None:
+                 sink: CaptionSink, language: str | None = "en",
+                 task: Task = "transcribe") -> None:
         self.source, self.room, self.speaker, self.origin, self.sink = (
             source, room, speaker, origin, sink)
+        self.language, self.task = language, task
         self.samples = 0
         self.committed = 0
         self.finished = False
@@ -59,7 +62,9 @@ class FakeStream:
         end = self.origin + self.samples / SAMPLE_RATE
         event = CaptionEvent(type=kind, room=self.room, seq=self.source.next_seq(self.room),
                              speaker=self.speaker, start=start, end=end,
-                             text=f"{self.speaker.name} {self.committed}-{self.samples}")
+                             text=f"{self.speaker.name} {self.committed}-{self.samples}",
+                             lang="en" if self.task == "translate" else self.language or "en",
+                             task=self.task)
         if kind == "final":
             self.committed = self.samples
         # In seq order, as the real engine's outbox delivers: a final that is saved before it is
@@ -79,7 +84,7 @@ class FakeStream:
         self.finished = True
 
     def set_language(self, language: str) -> None:
-        return None
+        self.language = language
 
 
 @dataclass
@@ -104,15 +109,15 @@ class FakeCaptionSource:
         self._seq.pop(room, None)
         self.forgotten.append(room)
 
-    async def ready(self, language: str | None, task: str = "transcribe") -> None:
+    async def ready(self, language: str | None, task: Task = "transcribe") -> None:
         return None
 
     def open(self, *, room: str, speaker: Speaker, origin: float, language: str | None = "en",
-             task: str = "transcribe",
+             task: Task = "transcribe",
              sink: CaptionSink) -> FakeStream:
         if self.failure is not None and speaker.id in self.failing:
             raise self.failure
-        stream = FakeStream(self, room, speaker, origin, sink)
+        stream = FakeStream(self, room, speaker, origin, sink, language, task)
         self.streams.append(stream)
         return stream
 

@@ -239,3 +239,53 @@ async def test_server_sent_events_refuse_like_the_api(api: Api) -> None:
     response = await api.http.get("/api/v1/rooms/nope/captions/events",
                                   headers=api.auth("host"))
     assert response.status_code == 404
+
+
+async def test_a_speakers_language_is_corrected_without_restarting_their_stream(
+        api: Api, captions: FakeCaptionSource) -> None:
+    """In a room that detects each speaker's language, the host corrects one: the open streams
+    (as spoken and English) hear it from the next words on, and the next ones start with it."""
+    room = await cast(api, language="detect")
+    listener = await api.listen(room, "ann")
+    speaker = api.socket(room, "audio", "spk")
+    speaker.send_bytes(pcm(200))
+    await listener.next_of("partial")
+    assert sorted((s.task, s.language) for s in captions.streams) == [
+        ("transcribe", None), ("translate", None)]
+
+    member = await api.ok("PUT", f"/rooms/{room}/members/spk/language", "host",
+                          {"language": "pt"})
+    assert member["language"] == "pt"
+    roster = await listener.next_of("roster")
+    assert {v["id"]: v["language"] for v in roster["voices"]}["spk"] == "pt"
+    assert len(captions.streams) == 2  # the same streams, hearing Portuguese now
+    assert {s.language for s in captions.streams} == {"pt"}
+    speaker.send_bytes(pcm(200))
+    heard = await listener.next_of("final", task="transcribe")
+    assert heard["lang"] == "pt"
+
+    # The next stream (after a reconnect) starts in Portuguese.
+    await speaker.disconnect()
+    again = api.socket(room, "audio", "spk")
+    again.send_bytes(pcm(200))
+    await until(lambda: len(captions.streams) == 4, what="the new streams")
+    assert {s.language for s in captions.streams[2:]} == {"pt"}
+
+    # The speaker may say it themselves; a listener may not say it for them.
+    await api.ok("PUT", f"/rooms/{room}/members/spk/language", "spk", {"language": "es"})
+    refused = await api.call("PUT", f"/rooms/{room}/members/spk/language", "ann",
+                             {"language": "de"})
+    assert refused.status_code == 403
+    assert (await api.call("PUT", f"/rooms/{room}/members/spk/language", "host",
+                           {"language": "detect"})).status_code == 400
+    assert (await api.call("PUT", f"/rooms/{room}/members/spk/language", "host",
+                           {"language": "xx"})).status_code == 400
+    assert (await api.call("PUT", f"/rooms/{room}/members/ann/language", "host",
+                           {"language": "es"})).status_code == 409  # not speaking
+
+
+async def test_an_english_room_has_no_language_to_correct(api: Api) -> None:
+    room = await cast(api)
+    refused = await api.call("PUT", f"/rooms/{room}/members/spk/language", "host",
+                             {"language": "es"})
+    assert refused.status_code == 409 and "English only" in refused.text
