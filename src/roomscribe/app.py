@@ -37,7 +37,7 @@ from roomscribe.asr.offline import OfflineTranscriber
 from roomscribe.asr.streaming import SpeechDetector
 from roomscribe.asr.vad import SileroVad
 from roomscribe.audit.service import AuditLog
-from roomscribe.captions.languages import LanguageEngines
+from roomscribe.captions.languages import LanguageEngines, multilingual_missing
 from roomscribe.captions.live_engine import LiveEngine
 from roomscribe.captions.numbering import MemoryNumbering, Numbering, RedisNumbering
 from roomscribe.captions.remote import RemoteCaptions
@@ -372,7 +372,8 @@ async def rooms(app: Litestar) -> AsyncIterator[None]:
         captions=captions and SavingCaptionSource(captions, app.state.transcripts),
         observers=(app.state.recordings, app.state.transcripts, app.state.archive),
         limits=RoomLimits.from_settings(settings), media=app.state.media,
-        limiter=app.state.limiter)
+        limiter=app.state.limiter,
+        languages_missing=functools.partial(multilingual_missing, settings))
     try:
         yield
     finally:

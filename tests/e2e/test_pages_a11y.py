@@ -193,6 +193,7 @@ PAGES = {
     "speaker": Visit("speaker", "/r/{live}/speak"),
     "listener, scheduled room": Visit("listener", "/r/{scheduled}"),
     "listener, room in Arabic": Visit("listener", "/r/{foreign}"),
+    "host console, room in Arabic": Visit("host2", "/r/{foreign}/host"),
     "listener, recorded room ended": Visit("speaker", "/r/{archived}"),
     "my rooms": Visit("host2", "/me/rooms"),
     "room settings, scheduled": Visit("host2", "/r/{scheduled}/settings"),

@@ -189,6 +189,28 @@ def test_the_host_mutes_the_speaker_who_unmutes_and_removes_a_listener(
         expect(ann.locator("#caption-status")).to_have_text("You were removed from the room.")
 
 
+def test_the_host_corrects_a_speakers_language_by_keyboard(site: Site, browser: Browser) -> None:
+    """In a room that detects each speaker's language, the console says what was heard and the
+    host sets it from a list reached and chosen with the keyboard alone."""
+    who = people(site, "host", "speaker")
+    room = site.room(who["host"], language="detect")
+    site.speaker(room, who["host"], who["speaker"])
+    with site.tab(browser, who["host"]) as hana:
+        hana.goto(f"{site.url}/r/{room}/host")
+        sam = hana.locator(".person", has_text=f"@{who['speaker']}")
+        expect(sam).to_contain_text("Language not heard yet")
+        start_at_top(hana)
+        tab_to(hana, f"#lang-{who['speaker']}")
+        hana.keyboard.type("portu")  # a native list: typing jumps to "português"
+        expect(hana.locator(f"#lang-{who['speaker']}")).to_have_value("pt")
+        hana.keyboard.press("Tab")
+        hana.keyboard.press("Enter")
+        announced(hana, "Sam's captions are in português from now on.")
+        expect(sam).to_contain_text("Speaks português (set).")
+    members = site.api("GET", f"/rooms/{room}/members", who["host"])
+    assert {m["handle"]: m["language"] for m in members}[who["speaker"]] == "pt"
+
+
 def test_the_host_starts_and_ends_the_room_by_keyboard(site: Site, browser: Browser) -> None:
     who = people(site, "host", "listener")
     later = (datetime.now(UTC) + timedelta(days=1)).isoformat()

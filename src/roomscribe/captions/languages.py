@@ -16,15 +16,33 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
+from roomscribe.asr.catalog import Catalog
 from roomscribe.asr.engine import Task, needs_multilingual
 from roomscribe.captions.events import CaptionSink, LiveStream, Speaker
 from roomscribe.captions.live_engine import LiveEngine
+from roomscribe.config import Settings
 from roomscribe.errors import ModelUnavailable
 from roomscribe.languages import DETECT, ENGLISH
 
 log = logging.getLogger(__name__)
+
+
+def multilingual_missing(settings: Settings) -> str | None:
+    """What an operator runs so that this server captions rooms in other languages than
+    English, or None when it can: the multilingual model is in place (it loads when a room
+    first needs it), or the ASR workers hear every room. A file check, cheap enough per page."""
+    if settings.asr == "workers":
+        return None
+    name = settings.multilingual_model
+    catalog = Catalog(settings.models_dir)
+    if name in catalog.entries:
+        return None if catalog.location(name) is not None else catalog.fix_command(name)
+    if Path(name).expanduser().is_dir():
+        return None
+    return "set ROOMSCRIBE_MULTILINGUAL_MODEL to a catalog model or a model directory"
 
 
 def tracks(room_language: str) -> list[tuple[str | None, Task]]:

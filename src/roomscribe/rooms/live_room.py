@@ -5,7 +5,8 @@ message with a `type`:
 
     partial, final   caption events, exactly `CaptionEvent.to_json()` (roomscribe.captions.events)
     room             {"room", "state", "title", "record", "captions_public", "epoch"}
-    roster           {"room", "voices": [{"id", "name", "role", "muted", "streaming"}],
+    roster           {"room", "voices": [{"id", "name", "role", "muted", "language", "heard",
+                                      "streaming"}],
                       "listeners": [{"id", "name"}] (at most 100), "listener_count", "anonymous"}
     reaction         {"room", "emoji", "from": {"id", "name"}}
     pins             {"room", "pins": [{"id", "url", "title", "pinned_at"}]}
@@ -73,6 +74,9 @@ class LiveRoom:
     state: RoomState = RoomState.LIVE
     pins: list[Pin] = field(default_factory=list)
     """This process's copy of the room's pins (`rooms.board` holds them), for joiners."""
+    heard: dict[str, str] = field(default_factory=dict)
+    """The language each voice's captions (as spoken) were last in, by handle: what detection
+    found, shown so a moderator can correct it."""
     connections: set[Connection] = field(default_factory=set)
     audio: dict[int, Connection] = field(default_factory=dict)
     hearing: set[Connection] = field(default_factory=set)
@@ -119,7 +123,8 @@ class LiveRoom:
         return {
             "type": "roster", "room": self.id,
             "voices": [{"id": v.handle, "name": v.name, "role": str(v.role), "muted": v.muted,
-                        "language": v.language, "streaming": v.handle in audience.streaming}
+                        "language": v.language, "heard": self.heard.get(v.handle),
+                        "streaming": v.handle in audience.streaming}
                        for _, v in voices],
             "listeners": [{"id": who.id, "name": who.name} for who in audience.listeners],
             "listener_count": audience.listener_count,

@@ -101,12 +101,19 @@ async def _no_history(channel: str, limit: int) -> list[bytes]:
     return []
 
 
+class _Who(msgspec.Struct):
+    id: str
+
+
 class _Head(msgspec.Struct):
     """The fields the feed needs from an event, decoded without the rest (words, text)."""
 
     type: str
     seq: int | None = None
     state: str | None = None
+    speaker: _Who | None = None
+    lang: str | None = None
+    task: str | None = None
 
 
 class _Final(msgspec.Struct):
@@ -508,6 +515,10 @@ class LiveRooms:
                 elif head.type == "roster":
                     room.roster = data
                 caption = head.type in ("partial", "final")
+                if caption and head.task == "transcribe" and head.speaker and head.lang:
+                    # Shown in the next roster (the host console's refresh), not published
+                    # for itself: detection settles once per speaker.
+                    room.heard[head.speaker.id] = head.lang
                 if head.type == "final":
                     # Spoken into another web process (through Redis): this process's joiners
                     # are primed with it too. Finals spoken here were remembered as published.

@@ -19,7 +19,7 @@ import asyncio
 import functools
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -97,10 +97,14 @@ class RoomService:
     def __init__(self, store: RoomStore, *, captions: CaptionSource | None,
                  recorder: AudioSink, observers: Sequence[RoomObserver] = (),
                  limits: RoomLimits | None = None, media: RoomMedia | None = None,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None,
+                 languages_missing: Callable[[], str | None] = lambda: None) -> None:
         """`captions` None: this server runs no caption engine, and refuses audio (4503).
         `media`: live audio through the media server (None: rooms are silent). `limiter`
-        counts reactions (shared by every web process when it counts in Redis)."""
+        counts reactions (shared by every web process when it counts in Redis).
+        `languages_missing`: what an operator runs so rooms in other languages than English
+        are captioned here, or None when they are (`captions.languages.multilingual_missing`)."""
+        self._languages_missing = languages_missing
         self.limiter = limiter or RateLimiter()
         self.store = store
         self.media = media
@@ -127,6 +131,11 @@ class RoomService:
     def live_audio(self) -> bool:
         """Whether rooms offer live audio now (a media server runs and answers)."""
         return self.media is not None and self.media.available
+
+    @property
+    def languages_missing(self) -> str | None:
+        """What an operator runs so rooms in other languages are captioned (None: they are)."""
+        return self._languages_missing()
 
     def roster(self, room_id: str) -> dict[str, Any] | None:
         """Who is in the live room now (None when it is not live here). Presence lives only in

@@ -17,6 +17,7 @@ from litestar.params import FromPath
 from roomscribe.accounts.service import parse
 from roomscribe.accounts.tables import Account
 from roomscribe.errors import InvalidInput
+from roomscribe.languages import languages
 from roomscribe.params import Id
 from roomscribe.rooms.membership import MembershipService
 from roomscribe.rooms.schemas import (
@@ -25,6 +26,7 @@ from roomscribe.rooms.schemas import (
     PinCreate,
     ReactionCreate,
     RoleChange,
+    SpeakerLanguage,
     SpeakRequestCreate,
 )
 from roomscribe.rooms.service import RoomService
@@ -204,6 +206,20 @@ class RoomActionController(Controller):
         member = await membership.mute(page_caller, room_id, handle)
         who = "You are" if member.handle == page_caller.handle else f"{member.display_name} is"
         return done(request, data, f"{who} muted.", _console(room_id))
+
+    @post(PERSON + "/language")
+    async def language(self, request: Request[Any, Any, Any], room_id: FromPath[str],
+                       handle: FromPath[str], data: FormData,
+                       page_caller: NamedDependency[Account],
+                       membership: NamedDependency[MembershipService]) -> Response[Any]:
+        member = await membership.set_language(
+            page_caller, room_id, handle,
+            parse(SpeakerLanguage, {"language": value(data, "language")}))
+        lang = languages().get(member.language or "")
+        name = lang.name if lang is not None else member.language
+        who = "Your" if member.handle == page_caller.handle else f"{member.display_name}'s"
+        return done(request, data, f"{who} captions are in {name} from now on.",
+                    _console(room_id))
 
     @post(PERSON + "/unmute")
     async def unmute(self, request: Request[Any, Any, Any], room_id: FromPath[str],

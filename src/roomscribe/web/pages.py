@@ -75,8 +75,10 @@ class PageController(Controller):
                       next=local_path(request.query_params.get("next")))
 
     @get("/rooms/new", sync_to_thread=False)
-    def new_room_form(self, page_caller: NamedDependency[Account]) -> Template:
-        return render("room_new.html", page_caller, values={}, errors={})
+    def new_room_form(self, page_caller: NamedDependency[Account],
+                      rooms: NamedDependency[RoomService]) -> Template:
+        return render("room_new.html", page_caller, values={}, errors={},
+                      languages_missing=rooms.languages_missing)
 
     @get(ROOM)
     async def room(self, request: Request[Any, Any, Any], room_id: FromPath[str],
@@ -109,6 +111,7 @@ class PageController(Controller):
                    rooms: NamedDependency[RoomService],
                    membership: NamedDependency[MembershipService]) -> Template:
         return render("host.html", page_caller, live_audio=views.live_audio(rooms),
+                      languages_missing=rooms.languages_missing,
                       page=await views.host_page(rooms, membership, page_caller, room_id))
 
     @get(ROOM + "/speak")

@@ -68,7 +68,8 @@ class RoomSettingsController(Controller):
                    rooms: NamedDependency[RoomService]) -> Template:
         room = await rooms.editable(page_caller, room_id)
         return render("room_settings.html", page_caller, room=room,
-                      values=settings_values(room), errors={})
+                      values=settings_values(room), errors={},
+                      languages_missing=rooms.languages_missing)
 
     @post("/settings")
     async def save(self, request: Request[Any, Any, Any], room_id: FromPath[str],

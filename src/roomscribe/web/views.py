@@ -96,6 +96,8 @@ class People:
     anonymous: int = 0
     streaming: frozenset[str] = frozenset()
     """Handles of voices whose microphone socket is open."""
+    heard: dict[str, str] = field(default_factory=dict)
+    """The language each voice's captions were last in (what detection found), by handle."""
 
     def manages(self, member: MemberPublic) -> bool:
         """May the viewer mute, move, remove or block this person?"""
@@ -190,7 +192,8 @@ async def people(rooms: RoomService, membership: MembershipService, viewer: Acco
         found, listeners=[PresentListener(p["id"], p["name"]) for p in roster["listeners"]
                           if p["id"] not in pending],
         listener_count=roster["listener_count"], anonymous=roster["anonymous"],
-        streaming=frozenset(v["id"] for v in roster["voices"] if v["streaming"]))
+        streaming=frozenset(v["id"] for v in roster["voices"] if v["streaming"]),
+        heard={v["id"]: v["heard"] for v in roster["voices"] if v.get("heard")})
 
 
 async def host_page(rooms: RoomService, membership: MembershipService, viewer: Account,

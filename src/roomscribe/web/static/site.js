@@ -126,9 +126,12 @@ async function refresh(panel, { quiet = false } = {}) {
     // Compared with what the server sent last time, not with the live DOM, which scripts and
     // error messages change: an unchanged panel is never rebuilt under someone's focus.
     if (markup === lastSeen.get(panel)) return;
-    lastSeen.set(panel, markup);
     const active = document.activeElement;
     const inside = active && panel.contains(active);
+    // Someone choosing from a list (a speaker's language) would lose their choice: the next
+    // refresh, once they have left it, brings the panel up to date.
+    if (inside && active.tagName === "SELECT") return;
+    lastSeen.set(panel, markup);
     const key = inside ? focusKey(active) : null;
     const heading = inside ? active.closest("section")?.querySelector("h2") : null;
     const headingId = heading ? heading.id : null;
