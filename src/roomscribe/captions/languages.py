@@ -32,14 +32,16 @@ log = logging.getLogger(__name__)
 
 def multilingual_missing(settings: Settings) -> str | None:
     """What an operator runs so that this server captions rooms in other languages than
-    English, or None when it can: the multilingual model is in place (it loads when a room
-    first needs it), or the ASR workers hear every room. A file check, cheap enough per page."""
+    English, or None when it can: the multilingual model is in place, or its packages are (it
+    is assembled and loaded when a room first needs it), or the ASR workers hear every room.
+    File checks, cheap enough per page."""
     if settings.asr == "workers":
         return None
     name = settings.multilingual_model
     catalog = Catalog(settings.models_dir)
     if name in catalog.entries:
-        return None if catalog.location(name) is not None else catalog.fix_command(name)
+        ready = catalog.location(name) is not None or catalog.installable(name)
+        return None if ready else catalog.fix_command(name)
     if Path(name).expanduser().is_dir():
         return None
     return "set ROOMSCRIBE_MULTILINGUAL_MODEL to a catalog model or a model directory"

@@ -7,7 +7,7 @@ needs a moderator); this module only combines their answers, so pages and API ne
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import get_args
+from typing import Any, get_args
 
 from roomscribe.accounts.tables import Account
 from roomscribe.errors import Forbidden, NotAuthenticated, RoomscribeError
@@ -114,6 +114,8 @@ class RoomPage:
     me: Standing | None
     voices: list[MemberPublic]
     pins: list[PinPublic]
+    heard: dict[str, str] = field(default_factory=dict)
+    """The language each voice's captions were last in (what detection found), by handle."""
 
     @property
     def open(self) -> bool:
@@ -154,7 +156,14 @@ async def room_page(rooms: RoomService, membership: MembershipService, viewer: A
     members = await membership.members(viewer, room_id)
     pins = await rooms.pins(viewer, room_id)
     return RoomPage(room, standing(viewer, members),
-                    [m for m in members if m.role in rules.VOICES], pins)
+                    [m for m in members if m.role in rules.VOICES], pins,
+                    heard=heard(rooms.roster(room_id)))
+
+
+def heard(roster: dict[str, Any] | None) -> dict[str, str]:
+    """Each voice's language as their captions were last heard in, from a roster event."""
+    return {} if roster is None else {v["id"]: v["heard"] for v in roster["voices"]
+                                      if v.get("heard")}
 
 
 async def public_room(rooms: RoomService, room_id: str) -> RoomPublic:
@@ -193,7 +202,7 @@ async def people(rooms: RoomService, membership: MembershipService, viewer: Acco
                           if p["id"] not in pending],
         listener_count=roster["listener_count"], anonymous=roster["anonymous"],
         streaming=frozenset(v["id"] for v in roster["voices"] if v["streaming"]),
-        heard={v["id"]: v["heard"] for v in roster["voices"] if v.get("heard")})
+        heard=heard(roster))
 
 
 async def host_page(rooms: RoomService, membership: MembershipService, viewer: Account,

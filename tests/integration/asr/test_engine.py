@@ -12,6 +12,8 @@ from roomscribe.asr.engine import Transcriber
 from roomscribe.media import ffmpeg
 from roomscribe.pcm import SAMPLE_RATE
 
+pytestmark = pytest.mark.model  # the real model: once, on the embedded profile
+
 SR = SAMPLE_RATE
 
 

