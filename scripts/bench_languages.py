@@ -17,7 +17,11 @@ its last word was spoken.
   letters and at least one English function word). The corpus has no English references, so
   there is no BLEU (`bleu: null`).
 
+- decode cost (`--decode-cost zh,es`): each language alone, its decoder calls timed, for a
+  language whose latency stands out (why Chinese's p95 passes the target alone).
+
     .venv/bin/python scripts/bench_languages.py [--streams 2,4,6] [--per-round 4]
+    .venv/bin/python scripts/bench_languages.py --decode-cost zh,es [--beam 5]
 """
 
 from __future__ import annotations
@@ -123,6 +127,42 @@ async def live_round(engine: LiveEngine, langs: list[str]) -> dict[str, dict[str
     return out
 
 
+class _TimedDecoder:
+    """The CTranslate2 model with its `generate` calls timed (the decoder's share of a step)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[tuple[float, int]] = []
+        """(seconds, max_length) per call: the cap grows with the prompt and the window."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        out = self.inner.generate(*args, **kwargs)
+        self.calls.append((time.perf_counter() - started, int(kwargs.get("max_length", 0))))
+        return out
+
+
+async def decode_cost(model: Transcriber, langs: list[str], beam: int) -> dict[str, Any]:
+    timed = _TimedDecoder(model.model.model)
+    model.model.model = timed
+    out: dict[str, Any] = {}
+    async with LiveEngine(model, beam_size=beam) as engine:
+        for language in langs:
+            timed.calls.clear()
+            result = (await live_round(engine, [language]))[language]
+            seconds = [c[0] for c in timed.calls]
+            out[language] = {
+                "live_error": result["live_error"], "final_p50": pct(result["lags"], 50),
+                "final_p95": pct(result["lags"], 95), "decoder_calls": len(seconds),
+                "decoder_s_median": pct(seconds, 50), "decoder_s_max": round(max(seconds), 2),
+                "max_length_median": pct([c[1] for c in timed.calls], 50)}
+    model.model.model = timed.inner
+    return out
+
+
 def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2) if values else float("nan")
 
@@ -133,9 +173,15 @@ async def main() -> None:
     parser.add_argument("--per-round", type=int, default=4)
     parser.add_argument("--beam", type=int, default=5, help="the live engine's beam size")
     parser.add_argument("--capacity-only", action="store_true")
+    parser.add_argument("--decode-cost", default="", help="languages to time alone, e.g. zh,es")
     args = parser.parse_args()
     settings = Settings(asr_threads=2)
     model = Transcriber.from_settings(settings, model="base", num_workers=2)
+    if args.decode_cost:
+        langs = args.decode_cost.split(",")
+        print(json.dumps({"model": "base", "beam": args.beam,
+                          "decode_cost": await decode_cost(model, langs, args.beam)}, indent=2))
+        return
     report: dict[str, Any] = {"model": "base", "cores": 2, "beam": args.beam,
                               "languages": {} if args.capacity_only else offline(model)}
     langs = languages()
