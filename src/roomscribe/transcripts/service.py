@@ -88,6 +88,7 @@ MEDIA_TYPES: dict[Format, str] = {
 
 def to_segment(row: TranscriptSegment) -> Segment:
     return Segment(start=row.start, end=row.end, text=row.text, speaker=row.speaker_name,
+                   language=row.lang,
                    words=tuple(Word(start=w["start"], end=w["end"], text=w["text"],
                                     probability=w.get("p", 1.0)) for w in row.words))
 

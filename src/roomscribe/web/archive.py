@@ -95,10 +95,12 @@ class Line:
     at: str
     speaker: str
     text: str
+    lang: str | None
+    """What it was said in, for the page's `lang` (a room of several languages differs by line)."""
 
 
 def lines(replay: Replay) -> tuple[Line, ...]:
-    return tuple(Line(s.start, s.end, clock(s.start), s.speaker or "", s.text)
+    return tuple(Line(s.start, s.end, clock(s.start), s.speaker or "", s.text, s.language)
                  for s in replay.segments)
 
 
