@@ -10,7 +10,8 @@ The one place the keys and fields are spelled; `captions.remote` is the web side
   An entry idle for `TAKEOVER` seconds belongs to a dead worker, and the next worker to look
   claims it (`XAUTOCLAIM`) and resumes the stream.
 - `{p}:audio:{stream}`: the speaker's audio as received, 16-bit mono PCM at 16 kHz, one entry per
-  flush (`pcm`, and `at`, the room time of its first sample), then one entry with `end`. The
+  flush (`pcm`; `at`, the room time of its first sample; `language`, the speaker's language as
+  set now, empty while it is detected), then one entry with `end`. The
   worker trims what its finals have covered, so a long stream does not pile up in Redis.
 - `{p}:events:{stream}`: the caption events the worker made, in order (`event`, JSON as
   `CaptionEvent.to_json`), then `done` once the stream is flushed. The web process relays them

@@ -120,8 +120,8 @@ class RemoteStream:
         self._buffer.append(to_bytes(pcm))
 
     def set_language(self, language: str) -> None:
-        # The worker settled the stream's language already; the correction reaches the
-        # speaker's next stream (the feed opens it with the corrected language).
+        # Sent with the audio from the next flush on: the worker applies it where it falls in
+        # the speech, and a worker taking the stream over hears it again.
         self.language = language
 
     async def finish(self) -> None:
@@ -154,7 +154,8 @@ class RemoteStream:
                 pcm, self._buffer = b"".join(self._buffer), []
                 at = self._buffered_at
                 self._buffered_at += len(pcm) / 2 / SAMPLE_RATE
-                await self._append(audio, {"pcm": pcm, "at": repr(at)})
+                await self._append(audio, {"pcm": pcm, "at": repr(at),
+                                           "language": self.language or ""})
             if ending:
                 await self._append(audio, {"end": "1"})
                 return

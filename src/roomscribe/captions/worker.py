@@ -244,6 +244,7 @@ class _Serving:
     async def _feed(self, stream: LiveStream, resume_at: float | None) -> None:
         last = "0"
         heard = time.monotonic()
+        language = self.job.language
         while True:
             answer: Any = await self.redis.xread({self.audio: last}, block=READ_BLOCK_MS,
                                                  count=50)
@@ -260,6 +261,10 @@ class _Serving:
                         return
                     at = float(fields[b"at"])
                     pcm = to_float(fields[b"pcm"])
+                    said = fields.get(b"language", b"").decode()
+                    if said and said != language:  # the speaker or a host corrected it
+                        language = said
+                        stream.set_language(said)
                     if resume_at is not None:
                         # Taking over: what the last final covered was captioned already.
                         skip = round((resume_at - at) * SAMPLE_RATE)

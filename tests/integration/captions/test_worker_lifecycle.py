@@ -62,3 +62,36 @@ async def test_a_stream_its_web_process_left_is_finished_and_a_stopping_worker_l
         await talking.cancel()
     await worker.redis.aclose()
     await web.close()
+
+
+async def test_a_corrected_language_reaches_the_workers_open_stream(redis_url: str) -> None:
+    """The host corrects a speaker's language while a worker captions them: the worker's
+    stream hears it from the audio sent after the correction, without a new stream."""
+    model = FakeTranscriber()
+    model.multilingual = True  # type: ignore[attr-defined]  # stands in for `base`
+    first, _ = model.say(["he", "was", "at", "the", "one"])
+    then, _ = model.say(["one", "at", "the", "he"])
+    got: list[CaptionEvent] = []
+
+    async def sink(event: CaptionEvent) -> None:
+        got.append(event)
+
+    web = RemoteCaptions(redis_client(redis_url))
+    async with LiveEngine(model, detector=LoudnessVad) as engine:
+        worker = CaptionWorker(redis_client(redis_url), engine)
+        serving = asyncio.create_task(worker.run())
+        stream = web.open(room="r3", speaker=Speaker("ana", "Ana"), origin=0.0, sink=sink,
+                          language="es")
+        stream.push(first)
+        await until(lambda: [e for e in got if e.type == "final"], within=10,
+                    what="a final in Spanish")
+        stream.set_language("pt")
+        stream.push(then)
+        await stream.finish()
+        finals = [e for e in got if e.type == "final"]
+        assert finals[0].lang == "es" and finals[-1].lang == "pt", [e.lang for e in finals]
+        assert len(worker._jobs) <= 1  # one stream all along
+        worker.stop()
+        await asyncio.wait_for(serving, 10)
+    await worker.redis.aclose()
+    await web.close()
