@@ -68,7 +68,10 @@ def speaking(browser: Browser, voice: Path) -> Iterator[Browser]:
 
 
 def clean(page: Page, what: str) -> None:
-    """axe-core finds nothing wrong with the page as it is now."""
+    """axe-core finds nothing wrong with the page, once it has loaded: a check run right after
+    a click could see the blank document of the navigation it started (seen in CI)."""
+    page.wait_for_load_state()
+    expect(page.locator("main h1")).to_be_attached()
     violations = axe_violations(page)
     assert violations == [], f"{what}:\n{describe(violations)}"
 
