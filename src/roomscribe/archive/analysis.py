@@ -85,8 +85,3 @@ def index_form(text: str, lang: str) -> str:
     one), so that positions, and with them phrases, stay those of the words."""
     return " ".join(terms(text, lang))
 
-
-def language_of(term: str) -> str:
-    """The language an index term belongs to."""
-    lang, sep, _ = term.partition(SEPARATOR)
-    return lang if sep else ENGLISH

@@ -68,14 +68,13 @@ def count(session: Session, room_id: str, version: int) -> int:
 def track_rows(session: Session, room_id: str, version: int,
                track: Track) -> list[TranscriptSegment]:
     """A version's segments on one track; `NotFound` for an English track it does not have."""
+    if track == "english":
+        translated = rows(session, room_id, version, translated=True)
+        if translated:
+            return translated
     spoken = rows(session, room_id, version)
-    if track == "spoken":
-        return spoken
-    translated = rows(session, room_id, version, translated=True)
-    if translated:
-        return translated
-    if all(row.lang == ENGLISH for row in spoken):
-        return spoken  # said in English: the words as spoken are the English track
+    if track == "spoken" or all(row.lang == ENGLISH for row in spoken):
+        return spoken  # (English track) said in English: the words as spoken are it
     raise NotFound(f"room {room_id} has no English track (it was captioned before rooms in "
                    "other languages had one)")
 
